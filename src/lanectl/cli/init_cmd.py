@@ -1,0 +1,63 @@
+"""``lanectl init``"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lanectl.cli.common import JsonFlag, as_json, emit_json, opts
+
+NOTES = {
+    ".lanes/config.yaml": "humans, agents, budgets, policy (edit me)",
+    ".lanes/allowed_signers": "add your SSH public key here (see below)",
+}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init(
+        ctx: typer.Context,
+        forge: Annotated[str, typer.Option(help="local (offline) or github.")] = "local",
+        repo: Annotated[
+            str | None, typer.Option("--repo", help="OWNER/NAME on GitHub (with --forge github).")
+        ] = None,
+        json_out: Annotated[bool, JsonFlag] = False,
+    ) -> None:
+        """Set up lanectl in this repository (safe to run again)."""
+        from lanectl import scaffold
+
+        o = opts(ctx)
+        result = scaffold.init(o.repo, forge=forge, forge_repo=repo, commit=o.commit)
+        if as_json(ctx, json_out):
+            emit_json(
+                {
+                    "root": str(result.root),
+                    "base_branch": result.base_branch,
+                    "forge": result.forge,
+                    "created": result.created,
+                    "kept": result.kept,
+                    "changed": result.changed,
+                }
+            )
+            return
+        if not result.changed:
+            print(f"lanectl is already initialised in {result.root}; nothing changed.")
+            return
+        print(
+            f"Initialised lanectl in {result.root} "
+            f"(base branch: {result.base_branch}, forge: {result.forge})"
+        )
+        width = 24
+        for rel in result.created:
+            note = NOTES.get(rel, "")
+            print(f"  created {rel:<{width}}" + (f"  — {note}" if note else ""))
+        for rel in result.kept:
+            print(f"  kept    {rel:<{width}}  (already there, unchanged)")
+        if result.state_started:
+            print("  started the state branch lanectl/state (tasks and the ledger live there)")
+        print("Next:")
+        print("  1. git add .lanes docs/decisions && git commit -m 'Set up lanectl'")
+        print("  2. ssh-keygen -t ed25519 -f ~/.ssh/lanectl_you   (or use your existing key)")
+        print("     and add the .pub line to .lanes/allowed_signers (see the comment there)")
+        print('  3. lanectl task new "Your first task"')

@@ -1,0 +1,9 @@
+"""``lanectl log`` and ``lanectl audit``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

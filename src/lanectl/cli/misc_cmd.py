@@ -1,0 +1,9 @@
+"""``lanectl check``, ``status`` and ``demo``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

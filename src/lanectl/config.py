@@ -1,0 +1,315 @@
+"""``.lanes/config.yaml``: the schema, and the checks that name file, key path and line.
+
+Two ways in: :func:`read_raw` is the fast path every command takes (plain YAML,
+a few keys with defaults); :func:`validate` runs the full pydantic schema and
+is what ``lanectl check`` reports from (ADR 0002 explains pydantic).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from lanectl import yamlio
+from lanectl.errors import LaneError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+CONFIG_PATH = ".lanes/config.yaml"
+DEFAULT_STATE_BRANCH = "lanectl/state"
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Literal credentials people paste by mistake; the value is never echoed back.
+SECRET_SHAPES = re.compile(
+    r"^(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}"
+    r"|github_pat_[A-Za-z0-9_]{20,}|AKIA[0-9A-Z]{16}|xox[abp]-[A-Za-z0-9-]{10,}"
+    r"|AIza[0-9A-Za-z_-]{30,}|-----BEGIN [A-Z ]*PRIVATE KEY-----.*)$",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The handful of settings every command needs, read without pydantic."""
+
+    base_branch: str
+    state_branch: str
+    commit: bool
+    humans: tuple[tuple[str, str], ...]  # (id, email)
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def read_raw(root: Path) -> dict[str, Any] | None:
+    path = root / CONFIG_PATH
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    text = yamlio.decode(data, CONFIG_PATH)
+    raw = yamlio.load(text, CONFIG_PATH)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise LaneError("the config must be a mapping of keys", where=f"{CONFIG_PATH}:1")
+    return raw
+
+
+def settings(raw: dict[str, Any]) -> Settings:
+    def text(value: Any, default: str) -> str:
+        return value if isinstance(value, str) and value else default
+
+    state = raw.get("state") if isinstance(raw.get("state"), dict) else {}
+    assert isinstance(state, dict)
+    humans: list[tuple[str, str]] = []
+    for human in raw.get("humans") or []:
+        if isinstance(human, dict) and isinstance(human.get("id"), str):
+            humans.append((human["id"], str(human.get("email") or "")))
+    return Settings(
+        base_branch=text(raw.get("base_branch"), "main"),
+        state_branch=text(state.get("branch"), DEFAULT_STATE_BRANCH),
+        commit=state.get("commit", True) is not False,
+        humans=tuple(humans),
+    )
+
+
+# ---------------------------------------------------------------------------
+# The full schema (imported lazily: pydantic costs ~50 ms to import)
+
+
+def _models() -> type[BaseModel]:
+    from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    Tier = Literal["low", "medium", "high"]
+
+    def env_name(value: str | None) -> str | None:
+        if value is not None and not ENV_NAME.match(value):
+            raise ValueError("must be the NAME of an environment variable (e.g. OPENAI_API_KEY)")
+        return value
+
+    class Forge(Strict):
+        kind: Literal["local", "github"] = "local"
+        repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
+        token_env: str | None = None
+        api_url: str | None = None
+        _token = field_validator("token_env")(env_name)
+
+    class State(Strict):
+        branch: str = Field(default=DEFAULT_STATE_BRANCH, pattern=r"^[\w./-]+$")
+        commit: bool = True
+
+    class Human(Strict):
+        id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+        name: str | None = None
+        email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+    class Agent(Strict):
+        role: Literal["builder", "reviewer", "security", "designer"]
+        provider: Literal["anthropic", "openai", "openai-compatible", "command"]
+        model: str | None = None
+        family: str
+        budget: str | None = None
+        base_url: str | None = None
+        credential_env: str | None = None
+        command: str | None = None
+        _cred = field_validator("credential_env")(env_name)
+
+    class Budget(Strict):
+        credential_env: str | None = None
+        keyring: str | None = None
+        rpm: int | None = Field(default=None, gt=0)
+        input_tpm: int | None = Field(default=None, gt=0)
+        output_tpm: int | None = Field(default=None, gt=0)
+        tpm: int | None = Field(default=None, gt=0)
+        max_concurrency: int | None = Field(default=None, gt=0)
+        _cred = field_validator("credential_env")(env_name)
+
+    class Route(Strict):
+        model: str
+        budget: str | None = None
+
+    class RiskRule(Strict):
+        paths: list[str]
+        tier: Tier
+        reason: str | None = None
+
+    class RedRule(Strict):
+        name: str
+        commands: list[str] = []
+        paths: list[str] = []
+        hosts: list[str] = []
+        reason: str | None = None
+
+    class Approval(Strict):
+        required_from: Tier = "low"
+
+    class Policy(Strict):
+        diversity: Literal["strict", "warn"] = "strict"
+        approval: Approval = Approval()
+        risk: list[RiskRule] = []
+        red_rules: list[RedRule] = []
+
+    class Config(Strict):
+        version: Literal[1]
+        base_branch: str = Field(default="main", pattern=r"^[\w./-]+$")
+        state: State = State()
+        forge: Forge = Forge()
+        humans: list[Human] = []
+        agents: dict[str, Agent] = {}
+        budgets: dict[str, Budget] = {}
+        routing: dict[str, Route] = {}
+        policy: Policy = Policy()
+        checks: list[str] = []
+
+    return Config
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Known field names of the model found at ``loc`` (for typo suggestions)."""
+    from typing import get_args, get_origin
+
+    def unwrap(annotation: Any) -> Any:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation) not in (list, dict) and len(args) == 1:
+            return args[0]
+        return annotation
+
+    current: Any = model
+    for part in loc:
+        current = unwrap(current)
+        if get_origin(current) in (list, dict):
+            current = get_args(current)[-1]
+        elif isinstance(current, type) and hasattr(current, "model_fields"):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            return []
+    current = unwrap(current)
+    if isinstance(current, type) and hasattr(current, "model_fields"):
+        return list(current.model_fields)
+    return []
+
+
+def _walk_secrets(value: Any, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _walk_secrets(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _walk_secrets(item, (*path, index))
+    elif isinstance(value, str) and SECRET_SHAPES.match(value.strip()):
+        found.append(path)
+    return found
+
+
+def _key_path(loc: tuple[str | int, ...]) -> str:
+    return " › ".join(str(p) for p in loc) if loc else "(top level)"
+
+
+def validate(root: Path) -> list[Problem]:
+    """Every problem in the config file, each naming file:line › key path."""
+    from pydantic import ValidationError
+
+    path = root / CONFIG_PATH
+    if not path.exists():
+        return [Problem(CONFIG_PATH, "missing; run `lanectl init`")]
+    try:
+        text = yamlio.decode(path.read_bytes(), CONFIG_PATH)
+        raw = yamlio.load(text, CONFIG_PATH)
+    except LaneError as exc:
+        return [Problem(exc.where or CONFIG_PATH, exc.message)]
+    if not isinstance(raw, dict):
+        return [Problem(f"{CONFIG_PATH}:1", "the config must be a mapping of keys")]
+    lines = yamlio.key_lines(text)
+    problems: list[Problem] = []
+
+    def where(loc: tuple[str | int, ...]) -> str:
+        probe = loc
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        return f"{CONFIG_PATH}:{lines[probe]}" if probe else f"{CONFIG_PATH}:1"
+
+    for loc in _walk_secrets(raw, ()):
+        problems.append(
+            Problem(
+                where(loc),
+                f"{_key_path(loc)}: looks like a literal secret; put it in an environment "
+                "variable and name the variable here (e.g. credential_env: OPENAI_API_KEY)",
+            )
+        )
+    model = _models()
+    try:
+        model.model_validate(raw)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not isinstance(p, str) or "[" not in p)
+            if error["type"] == "extra_forbidden":
+                key = str(loc[-1])
+                known = _fields_at(model, loc[:-1])
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                options = f" (known keys: {', '.join(known)})" if known and not close else ""
+                message = f"{_key_path(loc)}: unknown key{hint}{options}"
+            else:
+                got = error.get("input")
+                shown = f" (got {type(got).__name__})" if error["type"].endswith("_type") else ""
+                message = f"{_key_path(loc)}: {error['msg'].lower()}{shown}"
+            problems.append(Problem(where(loc), message))
+    if not problems:
+        problems += _cross_references(raw, where)
+    return problems
+
+
+def _cross_references(raw: dict[str, Any], where: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    budgets = set((raw.get("budgets") or {}).keys())
+    for name, agent in (raw.get("agents") or {}).items():
+        budget = agent.get("budget")
+        if budget is not None and budget not in budgets:
+            problems.append(
+                Problem(
+                    where(("agents", name, "budget")),
+                    f"agents › {name} › budget: unknown budget '{budget}'"
+                    + (f" (budgets: {', '.join(sorted(budgets))})" if budgets else ""),
+                )
+            )
+        if agent.get("provider") == "command" and not agent.get("command"):
+            problems.append(
+                Problem(
+                    where(("agents", name)), f"agents › {name}: provider command needs command:"
+                )
+            )
+    for name, route in (raw.get("routing") or {}).items():
+        budget = route.get("budget")
+        if budget is not None and budget not in budgets:
+            problems.append(
+                Problem(
+                    where(("routing", name, "budget")),
+                    f"routing › {name} › budget: unknown budget '{budget}'",
+                )
+            )
+    seen: dict[str, int] = {}
+    for index, human in enumerate(raw.get("humans") or []):
+        hid = human.get("id")
+        if hid in seen:
+            problems.append(
+                Problem(where(("humans", index, "id")), f"humans › {index} › id: duplicate '{hid}'")
+            )
+        seen[hid] = index
+    return problems
