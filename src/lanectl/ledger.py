@@ -83,6 +83,21 @@ def _last_line(fd: int, size: int) -> bytes | None:
     return body[start + 1 :]
 
 
+def check_tail(path: Path) -> None:
+    """Raise if ``path`` ends in a torn line, before a command writes anything."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        _last_line(fd, os.fstat(fd).st_size)
+    except LaneError as exc:
+        exc.where = str(path)
+        raise
+    finally:
+        os.close(fd)
+
+
 def append(path: Path, event: dict[str, Any]) -> dict[str, Any]:
     """Append one event to ``path`` (the caller holds the writer's lock)."""
     path.parent.mkdir(parents=True, exist_ok=True)

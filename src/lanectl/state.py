@@ -97,15 +97,27 @@ class Change:
 
 @contextmanager
 def change(
-    ws: Workspace, actor: str, role: str, summary: str, task: str | None = None
+    ws: Workspace,
+    actor: str,
+    role: str,
+    summary: str,
+    task: str | None = None,
+    *,
+    repairing: bool = False,
 ) -> Iterator[Change]:
     """Hold the state lock while a command writes, then commit what it touched.
 
     If the command fails, nothing is committed; files it already wrote stay on
     disk (never lost) and are committed by the next change that touches them.
     """
+    from lanectl import ledger
+    from lanectl.workspace import writer_id
+
     ensure(ws)
     with _lock(ws):
+        # Refuse before writing anything if our ledger file needs `audit --repair`.
+        if not repairing:
+            ledger.check_tail(ledger.file_for(ws.log_dir, writer_id(ws), ledger.now_ts()))
         current = Change(ws, actor, role, summary, task)
         yield current
         if ws.commit and current.paths:

@@ -2,8 +2,114 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Annotated
+
 import typer
+
+from lanectl.cli.common import JsonFlag, as_json, emit_json, workspace
+
+Opt = typer.Option
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command("log")
+    def log(
+        ctx: typer.Context,
+        actor: Annotated[str | None, Opt(help="Only events by this actor.")] = None,
+        role: Annotated[
+            str | None, Opt(help="builder, reviewer, security, human, lanectl, …")
+        ] = None,
+        kind: Annotated[str | None, Opt(help="Event kind, e.g. task.state or task.")] = None,
+        task: Annotated[str | None, Opt(help="Task id or unique prefix.")] = None,
+        result: Annotated[str | None, Opt(help="ok, blocked, refused or error.")] = None,
+        since: Annotated[str | None, Opt(help="30m, 2h, 1d, 1w or a time.")] = None,
+        until: Annotated[str | None, Opt(help="30m, 2h, 1d, 1w or a time.")] = None,
+        limit: Annotated[int | None, Opt(help="Only the last N matching events.")] = None,
+        json_out: Annotated[bool, JsonFlag] = False,
+    ) -> None:
+        """Query the ledger (YAML in the gate_event shape; JSON lines with --json)."""
+        from lanectl import ledger, logquery, timefmt
+        from lanectl.errors import LaneError
+
+        ws = workspace(ctx)
+        if result is not None and result not in ledger.RESULTS:
+            raise LaneError(f"--result must be one of {', '.join(ledger.RESULTS)}")
+        task_id = None
+        if task is not None:
+            from lanectl import ids, tasks
+
+            normal = ids.normalise_query(task)
+            if normal is not None and ids.is_task_id(normal):
+                task_id = normal  # a full id need not exist any more (cancelled, renamed)
+            else:
+                task_id = tasks.load(ws).resolve(task).id
+        filters = logquery.Filters(
+            actor=actor,
+            role=role,
+            kind=kind,
+            task=task_id,
+            result=result,
+            since=timefmt.parse_moment(since, option="--since") if since else None,
+            until=timefmt.parse_moment(until, option="--until") if until else None,
+        )
+        events = logquery.select(ledger.read(ws.log_dir), filters)
+        if limit is not None:
+            events = events[-limit:] if limit > 0 else []
+        if as_json(ctx, json_out):
+            out = sys.stdout
+            for event in events:
+                out.write(json.dumps(event, ensure_ascii=False) + "\n")
+        elif events:
+            sys.stdout.write(logquery.as_yaml(events))
+        else:
+            print("No matching events.", file=sys.stderr)
+
+    @app.command("audit")
+    def audit(
+        ctx: typer.Context,
+        repair: Annotated[
+            bool, Opt("--repair", help="Cut off a torn last line (a crash mid-write).")
+        ] = False,
+        json_out: Annotated[bool, JsonFlag] = False,
+    ) -> None:
+        """Verify every ledger hash chain; report torn or edited lines."""
+        from lanectl import audit as auditmod
+        from lanectl import state
+        from lanectl import workspace as wsmod
+
+        ws = workspace(ctx)
+        report = auditmod.verify(ws)
+        if repair and any(p.torn for p in report.problems):
+            actor, role = wsmod.actor(ws)
+            with state.change(ws, actor, role, "audit --repair", repairing=True) as change:
+                report = auditmod.repair(ws, change, report)
+        if as_json(ctx, json_out):
+            emit_json(
+                {
+                    "ok": report.ok,
+                    "files": report.files,
+                    "events": report.events,
+                    "problems": [
+                        {"file": p.path, "line": p.line, "message": p.message, "torn": p.torn}
+                        for p in report.problems
+                    ],
+                    "repaired": [
+                        {"file": f, "line": ln, "bytes_removed": b} for f, ln, b in report.repaired
+                    ],
+                }
+            )
+        else:
+            for rel, line, removed in report.repaired:
+                print(f"repaired {rel}:{line}: cut off a torn line ({removed} bytes); recorded")
+            for problem in report.problems:
+                print(f"{problem}", file=sys.stderr)
+            if report.ok:
+                print(f"✓ ledger: {report.events} events in {report.files} files, chains intact")
+            else:
+                torn = any(p.torn for p in report.problems)
+                hint = "; run `lanectl audit --repair` to cut off a torn line" if torn else ""
+                print(f"✗ ledger: {len(report.problems)} problem(s){hint}", file=sys.stderr)
+        if not report.ok:
+            raise typer.Exit(1)
