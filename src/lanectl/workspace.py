@@ -72,10 +72,20 @@ def find_root(start: Path) -> tuple[Path, Path]:
 
 
 def open_workspace(
-    repo: Path | None = None, *, require_init: bool = True, commit: bool = True
+    repo: Path | None = None,
+    *,
+    require_init: bool = True,
+    commit: bool = True,
+    lenient: bool = False,
 ) -> Workspace:
+    """The workspace for ``repo``; ``lenient`` (for ``check``) survives a broken config."""
     top, common = find_root((repo or Path.cwd()).resolve())
-    raw = config.read_raw(top)
+    try:
+        raw = config.read_raw(top)
+    except LaneError:
+        if not lenient:
+            raise
+        raw = {}
     if raw is None:
         if require_init:
             raise LaneError(f"lanectl is not initialised in {top}", hint="run `lanectl init` first")

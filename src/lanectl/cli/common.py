@@ -31,11 +31,11 @@ def as_json(ctx: typer.Context, flag: bool) -> bool:
     return flag or opts(ctx).json
 
 
-def workspace(ctx: typer.Context, *, require_init: bool = True) -> Workspace:
+def workspace(ctx: typer.Context, *, require_init: bool = True, lenient: bool = False) -> Workspace:
     from lanectl.workspace import open_workspace
 
     o = opts(ctx)
-    return open_workspace(o.repo, require_init=require_init, commit=o.commit)
+    return open_workspace(o.repo, require_init=require_init, commit=o.commit, lenient=lenient)
 
 
 def emit_json(value: Any) -> None:

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         """Validate config, tasks, ADRs and the ledger; print every problem."""
         from lanectl import checks
 
-        ws = workspace(ctx, require_init=False)
+        ws = workspace(ctx, require_init=False, lenient=True)
         report = checks.run(ws)
         if as_json(ctx, json_out):
             emit_json(
