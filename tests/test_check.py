@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 from conftest import Cli, git
-
 from lanectl import config
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -75,7 +75,7 @@ def test_status_on_a_terminal_is_a_rich_table(lane_repo: Path) -> None:
         [sys.executable, "-m", "lanectl", "status"],
         cwd=lane_repo,
         stdout=secondary,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env=env,
     )
     os.close(secondary)
