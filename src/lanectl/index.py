@@ -1,4 +1,4 @@
-"""A rebuildable cache of parsed files, under the git common dir (ADR 0007).
+"""A rebuildable cache of parsed files, under the git common dir (ADR 0006).
 
 It is never the source of truth: an entry is used only while the file's
 (mtime_ns, ctime_ns, size, inode) are unchanged, so ``git checkout``, ``git

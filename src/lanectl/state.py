@@ -3,7 +3,7 @@
 Every state change happens inside :func:`change`: one lock for the clone, the
 files written, then one commit of exactly the touched paths, authored by
 ``lanectl`` with ``Lane-Actor`` and ``Lane-Task`` trailers. The user's
-checkout, index and branch are never touched (ADR 0006).
+checkout, index and branch are never touched (ADR 0005).
 """
 
 from __future__ import annotations
