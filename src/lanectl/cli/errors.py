@@ -37,7 +37,10 @@ def run(app: typer.Typer, argv: list[str] | None) -> int:
     try:
         app(args=args, prog_name="lanectl")
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit 130
+            sys.stderr.write("lanectl: interrupted\n")
+        return code
     except LaneError as exc:
         if _verbose(args):
             traceback.print_exc()
