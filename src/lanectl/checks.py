@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from lanectl import audit, config, tasks
+from lanectl import adrs, audit, config, tasks
 from lanectl.workspace import Workspace
 
 
@@ -48,16 +48,10 @@ def _task_problems(ws: Workspace, report: CheckReport, adr_numbers: set[str] | N
 def run(ws: Workspace) -> CheckReport:
     report = CheckReport()
     report.problems += [str(p) for p in config.validate(ws.root)]
-    adr_numbers: set[str] | None = None
-    try:
-        from lanectl import adrs
-    except ImportError:  # pragma: no cover - the ADR module ships with lanectl
-        adrs = None  # type: ignore[assignment]
-    if adrs is not None:
-        found, _broken = adrs.load(ws)
-        report.adrs = len(found)
-        adr_numbers = {a.number for a in found}
-        report.problems += adrs.problems(ws)
+    found, _broken = adrs.load(ws)  # adrs.problems reports the broken ones
+    report.adrs = len(found)
+    adr_numbers = {a.number for a in found}
+    report.problems += adrs.problems(ws)
     _task_problems(ws, report, adr_numbers)
     ledger_report = audit.verify(ws)
     report.events = ledger_report.events

@@ -9,6 +9,7 @@ one did not happen, so it doubles as a smoke test.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -47,7 +48,7 @@ class Tour:
         from lanectl.cli import app
         from lanectl.cli.errors import run
 
-        print(f"   $ lanectl {' '.join(argv)}")
+        print(f"   $ lanectl {shlex.join(argv)}")
         buffer = StringIO()
         with redirect_stdout(buffer):
             code = run(app, ["--repo", str(self.repo), *argv])
