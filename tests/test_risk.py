@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import git
 
+from conftest import git
 from lanectl import risk
 from lanectl.globs import match
 
