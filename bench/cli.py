@@ -508,6 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.runs} runs, seconds; cold = index cache deleted before each run")
     table, all_ok = report(results, "1k", "10k")
     print(table)
+    if hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+        print(
+            f"note: the machine was busy (load average {os.getloadavg()[0]:.2f} on "
+            f"{os.cpu_count()} CPUs); other processes inflate these medians, rerun when idle"
+        )
     print()
     large = results["10k"]
 
