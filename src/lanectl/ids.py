@@ -16,8 +16,8 @@ import time
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TASK_PREFIX = "T-"
 TASK_ID_CHARS = 8  # 8 x 5 bits = 40 bits
-TASK_ID_RE = re.compile(rf"^T-[{ALPHABET}]{{{TASK_ID_CHARS}}}$")
-_QUERY_RE = re.compile(rf"^(?:T-)?[{ALPHABET}]{{1,{TASK_ID_CHARS}}}$")
+TASK_ID_RE = re.compile(rf"T-[{ALPHABET}]{{{TASK_ID_CHARS}}}")
+_QUERY_RE = re.compile(rf"(?:T-)?[{ALPHABET}]{{1,{TASK_ID_CHARS}}}")
 _NORMALISE = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 
@@ -34,7 +34,7 @@ def new_task_id() -> str:
 
 
 def is_task_id(text: str) -> bool:
-    return bool(TASK_ID_RE.match(text))
+    return bool(TASK_ID_RE.fullmatch(text))
 
 
 def normalise_query(text: str) -> str | None:
@@ -47,7 +47,7 @@ def normalise_query(text: str) -> str | None:
     body = upper[len(TASK_PREFIX) :] if upper.startswith(TASK_PREFIX) else upper
     body = body.translate(_NORMALISE)
     candidate = TASK_PREFIX + body
-    if not _QUERY_RE.match(candidate):
+    if not _QUERY_RE.fullmatch(candidate):
         return None
     return candidate
 

@@ -3,6 +3,7 @@ and is committed by the surrounding :func:`lanectl.state.change`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,16 @@ class NewTask:
 
 
 def _resolve_deps(taskset: TaskSet, queries: Sequence[str]) -> list[str]:
-    return [taskset.resolve(q).id for q in queries]
+    resolved: list[str] = []
+    for query in queries:
+        try:
+            task_id = taskset.resolve(query).id
+        except LaneError as exc:
+            exc.message = f"--depends: {exc.message}"
+            raise
+        if task_id not in resolved:
+            resolved.append(task_id)
+    return resolved
 
 
 def _check_risk(risk: str) -> None:
@@ -95,13 +105,18 @@ def _reparse(path: Path) -> Task:
 
 
 def _rewrite(ws: Workspace, change: Change, task: Task, fields: dict[str, Any]) -> Task:
+    """Change only the lines of ``fields``; every other byte of the file is kept."""
     path = ws.tasks_dir / task.file
-    text = yamlio.decode(path.read_bytes(), task.rel_path)
+    text = yamlio.read_bounded(path, task.rel_path)
     front = yamlio.split(text, task.rel_path)
     yaml_text = front.yaml_text
     for key, value in fields.items():
-        yaml_text = yamlio.set_key(yaml_text, key, value)
-    atomic_write(path, yamlio.join(yaml_text, front.body))
+        try:
+            yaml_text = yamlio.set_key(yaml_text, key, value)
+        except LaneError as exc:
+            exc.where = task.rel_path
+            raise
+    atomic_write(path, front.with_yaml(yaml_text))
     change.touch(path)
     return _reparse(path)
 
@@ -189,20 +204,58 @@ def cancel(ws: Workspace, change: Change, task: Task, reason: str | None) -> Tas
     return set_state(ws, change, task, "cancelled", reason=reason)
 
 
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
+_FENCE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})")
+
+
+def append_log(body: str, entry: str) -> str:
+    """``body`` with ``entry`` (a line ending in "\\n") as the last line of its
+    ``## Log`` section, wherever that section is; a Log section is added at the
+    end when there is none. Every other byte is kept."""
+    lines = body.splitlines(keepends=True)
+    log_at: int | None = None
+    end = len(lines)
+    fence: str | None = None
+    for index, line in enumerate(lines):
+        text = line.rstrip("\r\n")
+        opened = _FENCE.match(text)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        heading = _HEADING.match(text)
+        if heading is None or len(heading.group(1)) > 2:
+            continue
+        if log_at is not None:
+            end = index  # the next section at the same or a higher level
+            break
+        if len(heading.group(1)) == 2 and heading.group(2).strip().lower() == "log":
+            log_at = index
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    if log_at is None:
+        return "".join(lines) + ("\n" if lines else "") + "## Log\n" + entry
+    last = end
+    while last - 1 > log_at and not lines[last - 1].strip():
+        last -= 1
+    newline = "\r\n" if lines[log_at].endswith("\r\n") else "\n"
+    lines.insert(last, entry.rstrip("\n") + newline)
+    return "".join(lines)
+
+
 def note(ws: Workspace, change: Change, task: Task, text: str) -> Task:
     text = " ".join(text.split())
     if not text:
         raise LaneError("the note is empty")
     path = ws.tasks_dir / task.file
-    content = yamlio.decode(path.read_bytes(), task.rel_path)
+    content = yamlio.read_bounded(path, task.rel_path)
+    front = yamlio.split(content, task.rel_path)
     stamp = ledger.now_ts()[:16] + "Z"
     entry = f"- {stamp} {change.actor}: {text}\n"
-    if not content.endswith("\n"):
-        content += "\n"
-    if "\n## Log" not in content:
-        content += "\n## Log\n"
-    content += entry
-    atomic_write(path, content)
+    atomic_write(path, front.with_body(append_log(front.body, entry)))
     change.touch(path)
     ledger.record(change, "task.note", task=task.id, data={"text": text})
     return task

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ RISKS = ("low", "medium", "high")
 KNOWN_KEYS = (
     "id", "title", "state", "risk", "depends_on", "paths", "adrs", "created", "state_since",
 )  # fmt: skip
-INDEX_VERSION = "tasks-1"
+INDEX_VERSION = "tasks-2"
 _LIST_KEYS = ("depends_on", "paths", "adrs")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _SECTION = re.compile(r"^##[ \t]+(.+?)[ \t]*$", re.MULTILINE)
@@ -47,6 +48,11 @@ class Task:
     has_goal: bool = False
     has_acceptance: bool = False
     warnings: tuple[str, ...] = ()
+    depends_line: int = 0  # file line of depends_on, for messages; 0 if absent
+
+    @property
+    def depends_where(self) -> str:
+        return f"{self.rel_path}:{self.depends_line}" if self.depends_line else self.rel_path
 
     @property
     def rel_path(self) -> str:
@@ -78,43 +84,105 @@ class Broken:
 
 @dataclass(frozen=True)
 class TaskSet:
+    """Every readable task, plus the files that could not be read.
+
+    ``tasks`` holds every parsed file, so two files claiming one id are both
+    there (``duplicates``); ``by_id`` maps each id to the first of them.
+    """
+
     tasks: tuple[Task, ...]
     broken: tuple[Broken, ...] = ()
     by_id: dict[str, Task] = field(default_factory=dict)
+    duplicates: dict[str, tuple[Task, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, tasks: Iterable[Task], broken: Iterable[Broken] = ()) -> TaskSet:
-        ordered = tuple(sorted(tasks, key=lambda t: (t.created or "", t.id)))
+        ordered = tuple(sorted(tasks, key=lambda t: (t.created or "", t.id, t.file)))
         by_id: dict[str, Task] = {}
+        duplicates: dict[str, tuple[Task, ...]] = {}
         for task in ordered:
-            by_id.setdefault(task.id, task)
-        return cls(ordered, tuple(broken), by_id)
+            if by_id.setdefault(task.id, task) is not task:
+                duplicates[task.id] = (*duplicates.get(task.id, (by_id[task.id],)), task)
+        return cls(ordered, tuple(broken), by_id, duplicates)
+
+    def _broken_ids(self) -> dict[str, Broken]:
+        """Ids named by unreadable files (``T-XXXXXXXX-slug.md``), so a prefix finds them."""
+        found: dict[str, Broken] = {}
+        for item in self.broken:
+            head = item.file[: len(ids.TASK_PREFIX) + ids.TASK_ID_CHARS]
+            if ids.is_task_id(head) and head not in self.by_id:
+                found.setdefault(head, item)
+        return found
 
     def resolve(self, query: str) -> Task:
+        """The one task ``query`` (an id or unique prefix, any case) names."""
         prefix = ids.normalise_query(query)
         if prefix is None:
-            raise LaneError(f"'{query}' is not a task id (expected e.g. T-7K2M9Q4D or 7K2M)")
-        exact = self.by_id.get(prefix)
-        if exact is not None:
-            return exact
-        matches = sorted(tid for tid in self.by_id if tid.startswith(prefix))
+            raise LaneError(f"'{_show(query)}' is not a task id (expected e.g. T-7K2M9Q4D or 7K2M)")
+        broken = self._broken_ids()
+        if prefix in self.by_id or prefix in broken:
+            matches = [prefix]
+        else:
+            matches = sorted(t for t in (*self.by_id, *broken) if t.startswith(prefix))
         if not matches:
             raise LaneError(f"no task matches '{query}'", hint="see `lanectl task list`")
         if len(matches) > 1:
-            shown = ", ".join(f"{m} ({self.by_id[m].title})" for m in matches[:10])
+
+            def label(tid: str) -> str:
+                task = self.by_id.get(tid)
+                return f"{tid} ({task.title})" if task else f"{tid} (unreadable file)"
+
+            shown = ", ".join(label(m) for m in matches[:10])
             more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
-            raise LaneError(f"'{query}' is ambiguous: {shown}{more}")
-        return self.by_id[matches[0]]
+            raise LaneError(f"'{query}' is ambiguous: {shown}{more}", hint="type more of the id")
+        found = matches[0]
+        if found in broken:
+            raise LaneError(broken[found].message, hint="fix the file, then run `lanectl check`")
+        if found in self.duplicates:
+            files = ", ".join(t.rel_path for t in self.duplicates[found])
+            raise LaneError(
+                f"{found} is claimed by more than one file: {files}",
+                hint="give all but one of them a new id, then run `lanectl check`",
+            )
+        return self.by_id[found]
+
+    @cached_property
+    def _graph(self) -> dict[str, list[str]]:
+        return {t.id: list(t.depends_on) for t in self.tasks}
+
+    def in_cycle(self, task: Task) -> bool:
+        return find_cycle(self._graph, task.id) is not None
 
     def is_ready(self, task: Task) -> bool:
-        """State ready and every dependency merged."""
-        if task.state != "ready":
+        """State ready and every dependency merged (and no broken dependency data)."""
+        if task.state != "ready" or task.id in self.duplicates:
             return False
         for dep in task.depends_on:
             other = self.by_id.get(dep)
-            if other is None or other.state != "merged":
+            if other is None or other.state != "merged" or dep in self.duplicates:
                 return False
-        return True
+        return not self.in_cycle(task)
+
+    def warnings(self) -> list[str]:
+        """Unknown keys (ADR 0007): reported, kept on rewrite, never in the way."""
+        return [warning for task in self.tasks for warning in task.warnings]
+
+    def problems(self) -> list[str]:
+        """One line per error in the task store, each naming the file (and line)."""
+        found = [b.message for b in self.broken]
+        for tid, group in sorted(self.duplicates.items()):
+            others = ", ".join(t.rel_path for t in group[1:])
+            found.append(f"{group[0].rel_path}: duplicate task id {tid} (also in {others})")
+        for task in self.tasks:
+            found += [
+                f"{task.depends_where}: depends_on › unknown task {dep}"
+                for dep in task.depends_on
+                if dep not in self.by_id
+            ]
+        for cycle in all_cycles(self):
+            first = self.by_id[cycle[0]]
+            found.append(f"{first.depends_where}: dependency cycle: {' → '.join(cycle)}")
+        return found
 
 
 # ---------------------------------------------------------------------------
@@ -150,22 +218,25 @@ def _adr_ref(value: Any) -> str | None:
     return None
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """A value for a one-line message: short, with no line breaks."""
+    if not isinstance(value, str | int | float):
+        return f"<{type(value).__name__}>"
+    text = str(value).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse(name: str, path: Path, st: os.stat_result | None = None) -> index.Record:
-    """Parse one task file into a JSON-able record; ``error`` is set when unusable."""
+    """Parse one task file into a JSON-able record; ``error`` is set when unusable.
+
+    The file is never read whole when it is over the size limit.
+    """
     rel = f"{TASKS_DIR}/{name}"
     try:
-        size = (st or path.stat()).st_size
-        if size > yamlio.MAX_FILE_BYTES:
-            raise LaneError(
-                f"file is too large ({size:,} bytes; the limit is {yamlio.MAX_FILE_BYTES:,})",
-                where=rel,
-            )
-        text = yamlio.decode(path.read_bytes(), rel)
+        text = yamlio.read_bounded(path, rel)
         return _parse_text(rel, name, text)
     except LaneError as exc:
         return {"error": str(exc)}
-    except OSError as exc:
-        return {"error": f"{rel}: cannot read: {exc.strerror}"}
 
 
 def _parse_text(rel: str, name: str, text: str) -> index.Record:
@@ -184,7 +255,7 @@ def _parse_text(rel: str, name: str, text: str) -> index.Record:
         if value is None and not required:
             return None
         if not isinstance(value, str) or not value.strip():
-            got = "missing" if value is None else f"got {type(value).__name__}"
+            got = "missing" if value is None else f"got {_type_name(value)}"
             raise LaneError(f"{key}: must be a non-empty string ({got})", where=where(key))
         return value.strip()
 
@@ -193,26 +264,33 @@ def _parse_text(rel: str, name: str, text: str) -> index.Record:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise LaneError(f"{key}: must be a list (got {type(value).__name__})", where=where(key))
+            raise LaneError(f"{key}: must be a list (got {_type_name(value)})", where=where(key))
         return value
 
     task_id = need_str("id")
     assert task_id is not None
     if not ids.is_task_id(task_id):
-        raise LaneError(f"id: '{task_id}' is not a task id like T-7K2M9Q4D", where=where("id"))
+        raise LaneError(
+            f"id: '{_show(task_id)}' is not a task id like T-7K2M9Q4D", where=where("id")
+        )
     if not name.startswith(task_id + "-") and name != f"{task_id}.md":
         raise LaneError(f"id {task_id} does not match the file name", where=where("id"))
     state = need_str("state")
     if state not in STATES:
-        raise LaneError(f"state: '{state}' is not one of {', '.join(STATES)}", where=where("state"))
+        raise LaneError(
+            f"state: '{_show(state)}' is not one of {', '.join(STATES)}", where=where("state")
+        )
     risk = need_str("risk")
     if risk not in RISKS:
-        raise LaneError(f"risk: '{risk}' is not one of {', '.join(RISKS)}", where=where("risk"))
+        raise LaneError(
+            f"risk: '{_show(risk)}' is not one of {', '.join(RISKS)}", where=where("risk")
+        )
     depends = need_list("depends_on")
     for position, dep in enumerate(depends):
         if not isinstance(dep, str) or not ids.is_task_id(dep):
             raise LaneError(
-                f"depends_on › {position}: '{dep}' is not a task id", where=where("depends_on")
+                f"depends_on › {position}: '{_show(dep)}' is not a task id",
+                where=where("depends_on"),
             )
     paths = need_list("paths")
     for position, glob in enumerate(paths):
@@ -222,7 +300,9 @@ def _parse_text(rel: str, name: str, text: str) -> index.Record:
     for position, ref in enumerate(need_list("adrs")):
         number = _adr_ref(ref)
         if number is None:
-            raise LaneError(f"adrs › {position}: '{ref}' is not an ADR number", where=where("adrs"))
+            raise LaneError(
+                f"adrs › {position}: '{_show(ref)}' is not an ADR number", where=where("adrs")
+            )
         adrs.append(number)
     warnings = []
     for key in data:
@@ -232,7 +312,7 @@ def _parse_text(rel: str, name: str, text: str) -> index.Record:
 
         close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else " (prefix extensions with x-)"
-        warnings.append(f"{where(str(key))}: unknown key '{key}'{hint}")
+        warnings.append(f"{where(str(key))}: unknown key '{_show(key)}'{hint}")
     sections = _sections(front.body)
     return {
         "id": task_id,
@@ -247,7 +327,14 @@ def _parse_text(rel: str, name: str, text: str) -> index.Record:
         "has_goal": _has_content(sections.get("goal")),
         "has_acceptance": _has_content(sections.get("acceptance"), checklist=True),
         "warnings": warnings,
+        "depends_line": (lines[("depends_on",)] + 1) if ("depends_on",) in lines else 0,
     }
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _from_record(name: str, record: index.Record) -> Task:
@@ -265,6 +352,7 @@ def _from_record(name: str, record: index.Record) -> Task:
         has_goal=record["has_goal"],
         has_acceptance=record["has_acceptance"],
         warnings=tuple(record["warnings"]),
+        depends_line=int(record.get("depends_line") or 0),
     )
 
 
@@ -279,15 +367,22 @@ def load(ws: Workspace) -> TaskSet:
     broken: list[Broken] = []
     for name in sorted(records):
         record = records[name]
-        if record.get("error"):
-            broken.append(Broken(name, record["error"]))
-        else:
-            tasks.append(_from_record(name, record))
+        try:
+            if not record.get("error"):
+                tasks.append(_from_record(name, record))
+                continue
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # A damaged cache entry: the file is the truth, read it again.
+            record = parse(name, ws.tasks_dir / name)
+            if not record.get("error"):
+                tasks.append(_from_record(name, record))
+                continue
+        broken.append(Broken(name, str(record["error"])))
     return TaskSet.of(tasks, broken)
 
 
 def read_text(ws: Workspace, task: Task) -> str:
-    return (ws.tasks_dir / task.file).read_text(encoding="utf-8")
+    return yamlio.read_bounded(ws.tasks_dir / task.file, task.rel_path)
 
 
 # ---------------------------------------------------------------------------
@@ -295,16 +390,45 @@ def read_text(ws: Workspace, task: Task) -> str:
 
 
 def check_dependencies(taskset: TaskSet, task_id: str, depends: Sequence[str]) -> list[str]:
-    """Problems with ``task_id`` depending on ``depends``: unknown ids and cycles."""
+    """Problems with ``task_id`` depending on ``depends``: unknown ids and cycles.
+
+    A cycle anywhere below ``task_id`` counts too (a hand-edited one between two
+    of its dependencies): the task could never become ready.
+    """
     problems = [f"unknown task {dep}" for dep in depends if dep not in taskset.by_id]
     if task_id in depends:
         problems.append(f"{task_id} cannot depend on itself")
     graph = {t.id: list(t.depends_on) for t in taskset.tasks}
-    graph[task_id] = list(depends)
-    cycle = find_cycle(graph, task_id)
-    if cycle and task_id not in depends:
+    graph[task_id] = [dep for dep in depends if dep != task_id]
+    cycle = reachable_cycle(graph, task_id)
+    if cycle:
         problems.append("dependency cycle: " + " → ".join(cycle))
     return problems
+
+
+def reachable_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
+    """A cycle reachable from ``start`` (through it or below it), as a path, or None."""
+    color: dict[str, int] = {start: 1}  # 1 = on the current path, 2 = done
+    path = [start]
+    stack: list[tuple[str, int]] = [(start, 0)]
+    while stack:
+        node, child = stack[-1]
+        deps = graph.get(node, [])
+        if child >= len(deps):
+            stack.pop()
+            path.pop()
+            color[node] = 2
+            continue
+        stack[-1] = (node, child + 1)
+        nxt = deps[child]
+        state = color.get(nxt)
+        if state == 1:
+            return [*path[path.index(nxt) :], nxt]
+        if state is None and nxt in graph:
+            color[nxt] = 1
+            path.append(nxt)
+            stack.append((nxt, 0))
+    return None
 
 
 def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
@@ -323,8 +447,9 @@ def find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
 
 
 def all_cycles(taskset: TaskSet) -> list[list[str]]:
-    """Each dependency cycle once (for ``check``)."""
-    graph = {t.id: list(t.depends_on) for t in taskset.tasks}
+    """Each dependency cycle once (for ``check`` and ``task list``)."""
+    # A task without dependencies can never be on a cycle: leave it out.
+    graph = {t.id: list(t.depends_on) for t in taskset.tasks if t.depends_on}
     color: dict[str, int] = {}
     cycles: list[list[str]] = []
     for root in sorted(graph):

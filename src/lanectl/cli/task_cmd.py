@@ -25,11 +25,11 @@ def _split(values: list[str] | None) -> list[str] | None:
 Multi = Annotated[list[str] | None, typer.Option()]
 
 
-def _report_broken(taskset: object) -> int:
-    broken = getattr(taskset, "broken", ())
-    for item in broken:
-        warn(str(item))
-    return 1 if broken else 0
+def _report_problems(problems: list[str]) -> int:
+    """One line per problem on stderr; exit 1 when there were any."""
+    for problem in problems:
+        warn(problem)
+    return 1 if problems else 0
 
 
 @app.command("new")
@@ -56,10 +56,7 @@ def new(
     ws = workspace(ctx)
     body = None
     if body_file is not None:
-        try:
-            body = yamlio.decode(body_file.read_bytes(), str(body_file))
-        except OSError as exc:
-            raise typer.BadParameter(f"{body_file}: {exc.strerror}") from None
+        body = yamlio.read_bounded(body_file, str(body_file))
     actor, role = wsmod.actor(ws)
     with state.change(ws, actor, role, f"task new: {title}") as change:
         taskset = tasks.load(ws)
@@ -127,7 +124,11 @@ def list_(
             sys.stdout.write("\n".join(lines) + "\n")
         elif not taskset.broken:
             print("No tasks." if not (state_filter or ready) else "No matching tasks.")
-    code = _report_broken(taskset)
+    # Show what can be read, then name every problem (exit 1): one bad file
+    # never hides the good ones. Unknown keys are only mentioned (ADR 0007).
+    for warning in taskset.warnings():
+        warn(warning)
+    code = _report_problems(taskset.problems())
     if code:
         raise typer.Exit(code)
 
@@ -145,6 +146,8 @@ def show(
     taskset = tasks.load(ws)
     task = taskset.resolve(task_id)
     text = tasks.read_text(ws, task)
+    for problem in task.warnings:
+        warn(problem)
     if as_json(ctx, json_out):
         emit_json({**task.to_json(), "ready": taskset.is_ready(task), "text": text})
         return
