@@ -9,6 +9,7 @@ one did not happen, so it doubles as a smoke test.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -178,7 +179,16 @@ def run(directory: str | None, *, keep: bool) -> int:
         (repo / "README.md").write_text("# shop\n", encoding="utf-8")
         _git(repo, "add", "README.md")
         _git(repo, "commit", "-q", "-m", "A small shop")
-        tour(Tour(repo), scratch)
+        # Agent signing keys of the throwaway repository stay in the throwaway directory.
+        previous_home = os.environ.get("LANECTL_HOME")
+        os.environ["LANECTL_HOME"] = str(base / "lanectl-home")
+        try:
+            tour(Tour(repo), scratch)
+        finally:
+            if previous_home is None:
+                os.environ.pop("LANECTL_HOME", None)
+            else:
+                os.environ["LANECTL_HOME"] = previous_home
     except (DemoFailed, subprocess.SubprocessError) as exc:
         print(f"\n✗ demo failed: {exc}", file=sys.stderr)
         print(f"  the repository is kept at {repo} for inspection", file=sys.stderr)

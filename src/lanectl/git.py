@@ -171,3 +171,10 @@ def config_get(key: str, cwd: Path) -> str | None:
     if proc.returncode != 0:
         return None
     return proc.stdout.decode("utf-8", "replace").strip() or None
+
+
+def worktree_paths(cwd: Path) -> list[Path]:
+    """Every work tree of the repository (the main one and each linked one)."""
+    text = out(["worktree", "list", "--porcelain", "-z"], cwd)
+    prefix = "worktree "
+    return [Path(item[len(prefix) :]) for item in text.split("\0") if item.startswith(prefix)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lanectl import config, git, ledger, state, templates, workspace
+from lanectl import config, git, ledger, people, state, templates, workspace
 from lanectl.errors import LaneError
 
 
@@ -19,10 +19,11 @@ class InitResult:
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     state_started: bool = False
+    agent_keys: list[str] = field(default_factory=list)  # allowed_signers lines added
 
     @property
     def changed(self) -> bool:
-        return bool(self.created) or self.state_started
+        return bool(self.created) or self.state_started or bool(self.agent_keys)
 
 
 def _write_new(root: Path, rel: str, text: str, result: InitResult) -> None:
@@ -37,7 +38,7 @@ def _write_new(root: Path, rel: str, text: str, result: InitResult) -> None:
 
 def init(repo: Path | None, *, forge: str = "local", forge_repo: str | None = None,
          commit: bool = True) -> InitResult:  # fmt: skip
-    top, _common = workspace.find_root((repo or Path.cwd()).resolve())
+    top, common = workspace.find_root((repo or Path.cwd()).resolve())
     if forge not in ("local", "github"):
         raise LaneError(f"--forge must be local or github (got '{forge}')")
     if forge == "github" and not forge_repo:
@@ -72,6 +73,7 @@ def init(repo: Path | None, *, forge: str = "local", forge_repo: str | None = No
         templates.fill(templates.shipped("adr-0001.md"), date=today, decision_makers=makers),
         result,
     )
+    result.agent_keys = people.provision_agent_keys(top, common)
     ws = workspace.open_workspace(top, commit=commit)
     if not ws.state_ready():
         result.state_started = True
@@ -81,6 +83,11 @@ def init(repo: Path | None, *, forge: str = "local", forge_repo: str | None = No
             ledger.record(
                 change,
                 "lanectl.initialised",
-                data={"created": result.created, "base_branch": base, "forge": forge},
+                data={
+                    "created": result.created,
+                    "base_branch": base,
+                    "forge": forge,
+                    "agent_keys": result.agent_keys,
+                },
             )
     return result

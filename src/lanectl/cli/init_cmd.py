@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
                     "created": result.created,
                     "kept": result.kept,
                     "changed": result.changed,
+                    "agent_keys": result.agent_keys,
                 }
             )
             return
@@ -56,8 +57,13 @@ def register(app: typer.Typer) -> None:
             print(f"  kept    {rel:<{width}}  (already there, unchanged)")
         if result.state_started:
             print("  started the state branch lanectl/state (tasks and the ledger live there)")
+        if result.agent_keys:
+            print(
+                f"  created signing keys for {', '.join(result.agent_keys)} outside the repository"
+                " and listed them in .lanes/allowed_signers"
+            )
         print("Next:")
-        print("  1. git add .lanes docs/decisions && git commit -m 'Set up lanectl'")
-        print("  2. ssh-keygen -t ed25519 -f ~/.ssh/lanectl_you   (or use your existing key)")
-        print("     and add the .pub line to .lanes/allowed_signers (see the comment there)")
+        print("  1. lanectl human add you --email you@example.com --key ~/.ssh/id_ed25519.pub")
+        print("     (your SSH signing key: you approve and merge)")
+        print("  2. git add .lanes docs/decisions && git commit -m 'Set up lanectl'")
         print('  3. lanectl task new "Your first task"')
