@@ -67,7 +67,7 @@ def test_cache_lives_under_the_git_common_dir(cli: Cli, lane_repo: Path) -> None
     assert cache_file(lane_repo).is_file()
     entries = cached_entries(lane_repo)
     assert list(entries) == [task_file(lane_repo, tid).name]
-    assert entries[task_file(lane_repo, tid).name][1]["id"] == tid
+    assert entries[task_file(lane_repo, tid).name][1]["t"][0] == tid
     # nothing in the user's tree or in the state branch's tree, ignored or not
     assert git(lane_repo, "status", "--porcelain", "--ignored") == ""
     assert git(state_dir(lane_repo), "status", "--porcelain", "--ignored") == ""
@@ -207,11 +207,12 @@ def test_settled_entries_are_reused_and_changed_ones_reparsed(tmp_path: Path) ->
     settle(path)
     parser = Counting()
     first = index.load(cache, directory, parser, version="v")
-    assert first["T-AAAAAAAA-t.md"]["state"] == "draft"
+    assert tasks._from_record("T-AAAAAAAA-t.md", first["T-AAAAAAAA-t.md"]).state == "draft"
     assert index.load(cache, directory, parser, version="v") == first
     assert parser.calls == ["T-AAAAAAAA-t.md"]  # parsed once, then served from the cache
     rewrite_in_place(path, "state: draft", "state: ready")
-    assert index.load(cache, directory, parser, version="v")["T-AAAAAAAA-t.md"]["state"] == "ready"
+    again = index.load(cache, directory, parser, version="v")["T-AAAAAAAA-t.md"]
+    assert tasks._from_record("T-AAAAAAAA-t.md", again).state == "ready"
     assert len(parser.calls) == 2
     # another version of the records: everything is parsed again
     index.load(cache, directory, parser, version="w")
@@ -228,7 +229,7 @@ def test_entries_stamped_at_or_after_the_scan_are_never_trusted(tmp_path: Path) 
     os.utime(path, ns=(future, future))
     parser = Counting()
     for _ in range(3):
-        assert index.load(cache, directory, parser, version="v")["T-AAAAAAAA-t.md"]["id"]
+        assert index.load(cache, directory, parser, version="v")["T-AAAAAAAA-t.md"]["t"][0]
     assert len(parser.calls) == 3
     assert json.loads(cache.read_text())["entries"] == {}
 
@@ -256,6 +257,6 @@ def test_an_unwritable_cache_is_only_slower(tmp_path: Path) -> None:
     parser = Counting()
     for _ in range(2):
         records = index.load(blocker / "tasks.json", directory, parser, version="v")
-        assert records["T-AAAAAAAA-t.md"]["id"] == "T-AAAAAAAA"
+        assert records["T-AAAAAAAA-t.md"]["t"][0] == "T-AAAAAAAA"
     assert len(parser.calls) == 2
     assert blocker.read_text().startswith("a file")
