@@ -7,8 +7,12 @@ is what ``lanectl check`` reports from (ADR 0002 explains pydantic).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import json
+import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -50,12 +54,44 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-def read_raw(root: Path) -> dict[str, Any] | None:
+def read_raw(root: Path, cache_dir: Path | None = None) -> dict[str, Any] | None:
+    """The work tree's config as plain data (None if there is none).
+
+    With ``cache_dir``, the parsed config is kept as JSON keyed by the file's
+    stat, so a warm command does not pay for importing and running PyYAML.
+    Only configs last changed over two seconds ago are cached (a file edited
+    twice within one clock tick keeps its stamp).
+    """
     path = root / CONFIG_PATH
     try:
-        data = path.read_bytes()
+        st = path.stat()
     except FileNotFoundError:
         return None
+    stamp = [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+    cache_file = cache_dir / "config.json" if cache_dir is not None else None
+    if cache_file is not None:
+        try:
+            cached = json.loads(cache_file.read_bytes())
+            if cached.get("stamp") == stamp and isinstance(cached.get("config"), dict):
+                return dict(cached["config"])
+        except (OSError, ValueError, AttributeError):
+            pass
+    raw = _parse_raw(path.read_bytes())
+    settled = max(stamp[0], stamp[1]) < time.time_ns() - 2_000_000_000
+    if cache_file is not None and settled:
+        try:
+            payload = json.dumps({"stamp": stamp, "config": raw})
+        except (TypeError, ValueError):
+            return raw  # not JSON-able (e.g. binary scalars): just don't cache
+        tmp = cache_file.with_name(f".config.json.{os.getpid()}.tmp")
+        with contextlib.suppress(OSError):
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(payload, encoding="utf-8")
+            os.replace(tmp, cache_file)
+    return raw
+
+
+def _parse_raw(data: bytes) -> dict[str, Any]:
     text = yamlio.decode(data, CONFIG_PATH)
     raw = yamlio.load(text, CONFIG_PATH)
     if raw is None:

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lanectl import ids, index, yamlio
+from lanectl import ids, index, snapshot, yamlio
 from lanectl.errors import LaneError
 from lanectl.workspace import TASKS_DIR, Workspace
 
@@ -95,16 +95,28 @@ class TaskSet:
     broken: tuple[Broken, ...] = ()
     by_id: dict[str, Task] = field(default_factory=dict)
     duplicates: dict[str, tuple[Task, ...]] = field(default_factory=dict)
+    known_problems: tuple[str, ...] | None = None  # from a snapshot: problems() is known
 
     @classmethod
-    def of(cls, tasks: Iterable[Task], broken: Iterable[Broken] = ()) -> TaskSet:
-        ordered = tuple(sorted(tasks, key=lambda t: (t.created or "", t.id, t.file)))
+    def of(
+        cls,
+        tasks: Iterable[Task],
+        broken: Iterable[Broken] = (),
+        *,
+        ordered: bool = False,
+        known_problems: tuple[str, ...] | None = None,
+    ) -> TaskSet:
+        ordered_tasks = (
+            tuple(tasks)
+            if ordered
+            else tuple(sorted(tasks, key=lambda t: (t.created or "", t.id, t.file)))
+        )
         by_id: dict[str, Task] = {}
         duplicates: dict[str, tuple[Task, ...]] = {}
-        for task in ordered:
+        for task in ordered_tasks:
             if by_id.setdefault(task.id, task) is not task:
                 duplicates[task.id] = (*duplicates.get(task.id, (by_id[task.id],)), task)
-        return cls(ordered, tuple(broken), by_id, duplicates)
+        return cls(ordered_tasks, tuple(broken), by_id, duplicates, known_problems)
 
     def _broken_ids(self) -> dict[str, Broken]:
         """Ids named by unreadable files (``T-XXXXXXXX-slug.md``), so a prefix finds them."""
@@ -153,6 +165,8 @@ class TaskSet:
 
     @cached_property
     def any_cycle(self) -> bool:
+        if self.known_problems is not None:
+            return any(": dependency cycle: " in p for p in self.known_problems)
         return has_cycle(self)
 
     def in_cycle(self, task: Task) -> bool:
@@ -174,6 +188,8 @@ class TaskSet:
 
     def problems(self) -> list[str]:
         """One line per error in the task store, each naming the file (and line)."""
+        if self.known_problems is not None:
+            return list(self.known_problems)
         found = [b.message for b in self.broken]
         for tid, group in sorted(self.duplicates.items()):
             others = ", ".join(t.rel_path for t in group[1:])
@@ -367,6 +383,38 @@ def _from_record(name: str, record: index.Record) -> Task:
 
 
 def load(ws: Workspace) -> TaskSet:
+    """Every task file, parsed; from the snapshot when nothing changed (ADR 0006)."""
+    snap_file = ws.cache_dir / "tasks-snapshot.json"
+    digest, newest = snapshot.fingerprint(ws.tasks_dir, ".md")
+    cached = snapshot.read(snap_file, INDEX_VERSION, digest)
+    if cached is not None:
+        try:
+            return TaskSet.of(
+                (_from_record(row[0], {"t": row[1:]}) for row in cached["rows"]),
+                (Broken(str(f), str(m)) for f, m in cached["broken"]),
+                ordered=True,
+                known_problems=tuple(str(p) for p in cached["problems"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass  # a damaged snapshot: rebuild it from the files
+    taskset = _load_files(ws)
+    scan_start = index.fs_now(ws.cache_dir)
+    if scan_start is not None and newest < scan_start:
+        rows = [[t.file, *t[:4], *t[5:]] for t in taskset.tasks]
+        snapshot.write(
+            snap_file,
+            {
+                "version": INDEX_VERSION,
+                "digest": digest,
+                "rows": rows,
+                "broken": [[b.file, b.message] for b in taskset.broken],
+                "problems": taskset.problems(),
+            },
+        )
+    return taskset
+
+
+def _load_files(ws: Workspace) -> TaskSet:
     records = index.load(
         ws.cache_dir / "tasks.json",
         ws.tasks_dir,

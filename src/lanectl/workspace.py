@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +80,7 @@ def open_workspace(
     """The workspace for ``repo``; ``lenient`` (for ``check``) survives a broken config."""
     top, common = find_root((repo or Path.cwd()).resolve())
     try:
-        raw = config.read_raw(top)
+        raw = config.read_raw(top, common / "lanectl" / "cache")
     except LaneError:
         if not lenient:
             raise
@@ -122,6 +121,8 @@ def writer_id(ws: Workspace) -> str:
             return value
     except FileNotFoundError:
         pass
+    import socket
+
     host = _SLUG.sub("-", socket.gethostname().lower()).strip("-")[:24] or "host"
     value = f"{host}-{ids.encode(int.from_bytes(os.urandom(4), 'big'), 6).lower()}"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,29 +12,42 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from lanectl.errors import LaneError
 
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml is in every wheel we ship on
-    _Loader = yaml.SafeLoader
+if TYPE_CHECKING:
+    import yaml
+else:
+
+    class _LazyYaml:
+        """PyYAML costs ~20 ms to import; warm listings read only caches and never need it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import yaml as module
+
+            return getattr(module, name)
+
+    yaml = _LazyYaml()
 
 MAX_FILE_BYTES = 1_000_000
 
 
-class _StringDateLoader(_Loader):  # type: ignore[misc]
-    """Safe loader that keeps timestamps as the strings people wrote."""
+@cache
+def _loaders() -> tuple[Any, Any]:
+    """(safe loader, safe loader that keeps timestamps as the strings people wrote)."""
+    base: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
+    class StringDateLoader(base):  # type: ignore[misc]
+        pass
 
-_StringDateLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp",
-    lambda loader, node: loader.construct_scalar(node),
-)
+    StringDateLoader.add_constructor(
+        "tag:yaml.org,2002:timestamp",
+        lambda loader, node: loader.construct_scalar(node),
+    )
+    return base, StringDateLoader
 
 
 def decode(data: bytes, where: str, *, limit: int = MAX_FILE_BYTES) -> str:
@@ -96,7 +109,7 @@ def read_bounded(path: Path, where: str, limit: int = MAX_FILE_BYTES) -> str:
 def load(text: str, where: str, *, first_line: int = 1) -> Any:
     """``yaml.safe_load`` with a one-line error naming ``where:line``."""
     try:
-        return yaml.load(text, Loader=_StringDateLoader)  # noqa: S506 - a safe loader subclass
+        return yaml.load(text, Loader=_loaders()[1])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = first_line + mark.line if mark is not None else first_line
@@ -111,7 +124,7 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
     """
     lines: dict[tuple[str | int, ...], int] = {}
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=_loaders()[0])
     except yaml.YAMLError:
         return lines
 
@@ -220,7 +233,7 @@ def set_key(front: str, key: str, value: Any) -> str:
     """
     lines = front.splitlines(keepends=True)
     try:
-        root = yaml.compose(front, Loader=_Loader)
+        root = yaml.compose(front, Loader=_loaders()[0])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

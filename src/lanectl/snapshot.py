@@ -1,0 +1,63 @@
+"""A whole-directory snapshot cache: when no file in a directory changed, load
+the already-parsed, already-sorted result in one JSON read (ADR 0006).
+
+The fingerprint is a hash over every file's name and stat stamp, so any
+edit, checkout, pull, addition or removal changes it. A snapshot is written
+only when every file's stamp is older than the file system clock at the
+start of the scan (a file changed twice within one tick keeps its stamp).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def fingerprint(directory: Path, suffix: str) -> tuple[str, int]:
+    """(digest over names and stamps, newest mtime/ctime in ns) of ``directory``."""
+    parts: list[str] = []
+    newest = 0
+    try:
+        entries = os.scandir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return hashlib.sha256(b"missing").hexdigest(), 0
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not name.endswith(suffix) or name.startswith("."):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            parts.append(f"{name}/{st.st_mtime_ns}/{st.st_ctime_ns}/{st.st_size}/{st.st_ino}")
+            newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    parts.sort()
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest(), newest
+
+
+def read(path: Path, version: str, digest: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != version:
+        return None
+    if data.get("digest") != digest:
+        return None
+    return data
+
+
+def write(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
