@@ -260,3 +260,37 @@ def test_an_unwritable_cache_is_only_slower(tmp_path: Path) -> None:
         assert records["T-AAAAAAAA-t.md"]["t"][0] == "T-AAAAAAAA"
     assert len(parser.calls) == 2
     assert blocker.read_text().startswith("a file")
+
+
+# ---------------------------------------------------------------------------
+# The directory snapshot on top of the entries
+
+
+def snapshot_file(repo: Path) -> Path:
+    return repo / ".git" / "lanectl" / "cache" / "tasks-snapshot.json"
+
+
+def test_snapshot_is_used_when_nothing_changed_and_dropped_when_anything_did(
+    cli: Cli, lane_repo: Path
+) -> None:
+    a = str(new_task(cli, "Alpha")["id"])
+    settle(task_file(lane_repo, a))
+    assert titles(cli) == {a: "Alpha"}
+    snap = snapshot_file(lane_repo)
+    assert snap.is_file()
+    data = json.loads(snap.read_text())
+    assert [row[1] for row in data["rows"]] == [a]
+    # same size, same inode, edited in place: the stamps tell
+    rewrite_in_place(task_file(lane_repo, a), "title: Alpha", "title: Omega")
+    assert titles(cli) == {a: "Omega"}
+    # a damaged or deleted snapshot is only slower
+    snap.write_text('{"version": "tasks-3", "digest": "x", "rows": [[1]]}')
+    assert titles(cli) == {a: "Omega"}
+    settle(task_file(lane_repo, a))
+    titles(cli)
+    data = json.loads(snap.read_text())
+    data["rows"] = [["T-ZZZZZZZZ-x.md", "T-ZZZZZZZZ"]]  # wrong shape, right digest
+    snap.write_text(json.dumps(data))
+    assert titles(cli) == {a: "Omega"}
+    snap.unlink()
+    assert titles(cli) == {a: "Omega"}
