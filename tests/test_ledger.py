@@ -158,3 +158,20 @@ def test_secrets_are_redacted_from_the_ledger(cli: Cli, lane_repo: Path, monkeyp
     for path in ledger_files(lane_repo):
         assert secret not in path.read_text()
     assert "[redacted]" in cli("log", "--json", ok=True).out
+
+
+def test_log_filters_are_exact_with_escapes_and_prefixes(cli: Cli, lane_repo: Path) -> None:
+    ws = open_workspace(lane_repo)
+    with change(ws, 'zoë "the" builder', "builder", "x") as ch:
+        ledger.record(ch, "tool.denied", result="blocked", reason='quote " and \\ backslash')
+        ledger.record(ch, "tool.call", actor="zoë", data={"note": "ünïcode"})
+        ledger.record(ch, "toolbox.opened", actor="zoë")
+    out = cli("log", "--json", "--actor", 'zoë "the" builder', ok=True).out.splitlines()
+    assert [json.loads(line)["kind"] for line in out] == ["tool.denied"]
+    kinds = [
+        json.loads(line)["kind"]
+        for line in cli("log", "--json", "--kind", "tool", ok=True).out.splitlines()
+    ]
+    assert kinds == ["tool.denied", "tool.call"]  # a prefix of dotted parts, not of letters
+    assert len(cli("log", "--json", "--actor", "zoë", ok=True).out.splitlines()) == 2
+    assert cli("log", "--json", "--actor", "zo", ok=True).out == ""

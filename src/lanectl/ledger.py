@@ -183,20 +183,6 @@ def iter_file(path: Path, rel: str) -> Iterator[tuple[int, dict[str, Any] | None
         )
 
 
-def read(log_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every readable event in every ledger file (unordered across files)."""
-    for path in files(log_dir):
-        for line in path.read_bytes().split(b"\n"):
-            if not line:
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                yield event
-
-
 def verify_file(path: Path, rel: str) -> tuple[int, list[Problem]]:
     """(number of good events, problems) for one ledger file."""
     problems: list[Problem] = []

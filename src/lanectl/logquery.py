@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from lanectl import yamlio
+from lanectl import ledger, yamlio
 
 # The essay's gate_event shape, in this order; id/prev/data go to --json.
 YAML_KEYS = ("ts", "actor", "role", "kind", "task", "head", "attempted", "result", "reason", "data")
@@ -42,10 +44,64 @@ class Filters:
         return not (self.until is not None and ts > self.until)
 
 
-def select(events: Iterable[dict[str, Any]], filters: Filters) -> list[dict[str, Any]]:
-    chosen = [e for e in events if filters.match(e)]
-    chosen.sort(key=lambda e: (str(e.get("ts", "")), str(e.get("id", ""))))
-    return chosen
+def _needles(filters: Filters) -> list[bytes]:
+    """Byte strings every matching line contains, in the form ``ledger.encode`` writes.
+
+    Values are JSON-encoded exactly as the writer encodes them (ASCII, same
+    escapes, same separators), so a line without a needle cannot match and is
+    skipped unparsed. Lines not in lanectl's own form (hand edits, which
+    ``audit`` reports) may be skipped by a filtered query.
+    """
+    needles = [
+        f'"{key}": '.encode() + json.dumps(value).encode()
+        for key, value in (
+            ("actor", filters.actor),
+            ("role", filters.role),
+            ("task", filters.task),
+            ("result", filters.result),
+        )
+        if value is not None
+    ]
+    if filters.kind is not None:  # a prefix: "task" also finds "task.state"
+        needles.append(b'"kind": ' + json.dumps(filters.kind).encode()[:-1])
+    return needles
+
+
+def _candidates(data: bytes, needles: list[bytes]) -> Iterator[bytes]:
+    if not needles:
+        yield from (line for line in data.split(b"\n") if line)
+        return
+    first, rest = needles[0], needles[1:]
+    position = data.find(first)
+    while position >= 0:
+        start = data.rfind(b"\n", 0, position) + 1
+        end = data.find(b"\n", position)
+        end = len(data) if end < 0 else end
+        line = data[start:end]
+        if all(needle in line for needle in rest):
+            yield line
+        position = data.find(first, end)
+
+
+def scan(log_dir: Path, filters: Filters) -> list[tuple[dict[str, Any], bytes]]:
+    """Matching (event, stored line) pairs from every ledger file, oldest first."""
+    needles = _needles(filters)
+    since_month = filters.since[:7] if filters.since else None
+    until_month = filters.until[:7] if filters.until else None
+    found: list[tuple[dict[str, Any], bytes]] = []
+    for path in ledger.files(log_dir):
+        month = path.parent.name
+        if (since_month and month < since_month) or (until_month and month > until_month):
+            continue
+        for line in _candidates(path.read_bytes(), needles):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and filters.match(event):
+                found.append((event, line))
+    found.sort(key=lambda pair: (str(pair[0].get("ts", "")), str(pair[0].get("id", ""))))
+    return found
 
 
 def as_yaml(events: list[dict[str, Any]]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -54,13 +53,13 @@ def register(app: typer.Typer) -> None:
             since=timefmt.parse_moment(since, option="--since") if since else None,
             until=timefmt.parse_moment(until, option="--until") if until else None,
         )
-        events = logquery.select(ledger.read(ws.log_dir), filters)
+        pairs = logquery.scan(ws.log_dir, filters)
         if limit is not None:
-            events = events[-limit:] if limit > 0 else []
+            pairs = pairs[-limit:] if limit > 0 else []
+        events = [event for event, _ in pairs]
         if as_json(ctx, json_out):
-            out = sys.stdout
-            for event in events:
-                out.write(json.dumps(event, ensure_ascii=False) + "\n")
+            text = b"".join(line + b"\n" for _, line in pairs).decode("ascii", "replace")
+            sys.stdout.write(text)
         elif events:
             sys.stdout.write(logquery.as_yaml(events))
         else:
