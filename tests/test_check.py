@@ -116,3 +116,19 @@ def test_check_outside_init_says_what_to_do(git_repo: Path, capsys) -> None:  # 
     assert result.code == 1
     assert ".lanes/config.yaml: missing; run `lanectl init`" in result.out
     assert git(git_repo, "branch", "--list", "lanectl/state") == ""
+
+
+def test_check_reports_a_bad_allowed_signers_line(cli: Cli, lane_repo: Path) -> None:
+    path = lane_repo / ".lanes/allowed_signers"
+    path.write_text(path.read_text() + "alice@example.com ssh-ed25519 not-base64!!\n")
+    result = cli("check")
+    assert result.code == 1
+    assert ".lanes/allowed_signers:" in result.out
+
+
+def test_check_says_where_state_paths_are(cli: Cli, lane_repo: Path) -> None:
+    tasks_dir = lane_repo / ".git/lanectl/state/.lanes/tasks"
+    tasks_dir.mkdir(parents=True, exist_ok=True)
+    (tasks_dir / "T-00000000-broken.md").write_text("no front matter\n")
+    out = cli("check").out
+    assert "checked out at .git/lanectl/state" in out

@@ -33,6 +33,11 @@ def register(app: typer.Typer) -> None:
         else:
             for problem in report.problems:
                 print(problem)
+            if any(p.startswith((".lanes/tasks/", ".lanes/log/")) for p in report.problems):
+                print(
+                    f"(.lanes/tasks and .lanes/log are on the state branch, checked out at "
+                    f"{report.state_dir})"
+                )
             summary = f"{report.tasks} tasks, {report.adrs} ADRs, {report.events} ledger events"
             if report.ok:
                 print(f"✓ config, {summary}: no problems")
