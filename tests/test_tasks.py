@@ -647,3 +647,15 @@ def test_config_switch_turns_committing_off(cli: Cli, lane_repo: Path) -> None:
     cli("task", "edit", tid, "--risk", "high", ok=True)
     assert state_head(lane_repo) == head
     assert tid in git(state_dir(lane_repo), "status", "--porcelain", "--untracked-files=all")
+
+
+def test_state_changes_refuse_a_detached_state_worktree(cli: Cli, lane_repo: Path) -> None:
+    cli("task", "new", "first", ok=True)
+    state = lane_repo / ".git/lanectl/state"
+    git(state, "checkout", "-q", "--detach")
+    result = cli("task", "new", "second")
+    assert result.code == 1
+    assert "is detached, not on lanectl/state" in result.err
+    assert "checkout lanectl/state" in result.err
+    git(state, "checkout", "-q", "lanectl/state")
+    cli("task", "new", "second", ok=True)

@@ -34,6 +34,7 @@ def lanectl_env() -> dict[str, str]:
 def ensure(ws: Workspace) -> Path:
     """Make sure the state branch exists and is checked out in its worktree."""
     if ws.state_ready():
+        _check_on_branch(ws)
         return ws.state_dir
     branch = ws.settings.state_branch
     ws.private_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +56,17 @@ def ensure(ws: Workspace) -> Path:
             )
             git.worktree_add(ws.state_dir, branch, ws.root)
     return ws.state_dir
+
+
+def _check_on_branch(ws: Workspace) -> None:
+    """Refuse to commit state anywhere but the state branch (a detached HEAD loses it)."""
+    branch = git.current_branch(ws.state_dir)
+    if branch != ws.settings.state_branch:
+        where = f"on {branch}" if branch else "detached"
+        raise LaneError(
+            f"the state worktree {ws.state_dir} is {where}, not on {ws.settings.state_branch}",
+            hint=f"run `git -C {ws.state_dir} checkout {ws.settings.state_branch}`",
+        )
 
 
 @contextmanager
