@@ -158,6 +158,10 @@ def test_secrets_are_redacted_from_the_ledger(cli: Cli, lane_repo: Path, monkeyp
     for path in ledger_files(lane_repo):
         assert secret not in path.read_text()
     assert "[redacted]" in cli("log", "--json", ok=True).out
+    # nor in the task's work log, nor anywhere on the state branch
+    assert secret not in cli("task", "show", tid, ok=True).out
+    assert "[redacted]" in cli("task", "show", tid, ok=True).out
+    assert secret not in git(lane_repo, "log", "-p", "lanectl/state")
 
 
 def test_log_filters_are_exact_with_escapes_and_prefixes(cli: Cli, lane_repo: Path) -> None:

@@ -247,7 +247,8 @@ def append_log(body: str, entry: str) -> str:
 
 
 def note(ws: Workspace, change: Change, task: Task, text: str) -> Task:
-    text = " ".join(text.split())
+    # The work log is committed and shared: a pasted credential never lands in it.
+    text = ledger.redact(" ".join(text.split()), ledger.secret_values(ws.raw_config))
     if not text:
         raise LaneError("the note is empty")
     path = ws.tasks_dir / task.file
