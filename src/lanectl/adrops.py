@@ -85,11 +85,11 @@ def _with_keys(ws: Workspace, adr: Adr, fields: dict[str, Any]) -> str:
     yaml_text = front.yaml_text
     for key, value in fields.items():
         yaml_text = yamlio.set_key(yaml_text, key, value)
-    return yamlio.join(yaml_text, front.body)
+    return front.with_yaml(yaml_text)
 
 
 def _reparse(ws: Workspace, name: str) -> Adr:
-    text = yamlio.decode((ws.decisions_dir / name).read_bytes(), f"{DECISIONS_DIR}/{name}")
+    text = yamlio.read_bounded(ws.decisions_dir / name, f"{DECISIONS_DIR}/{name}")
     adr, found = parse_text(name, text)
     if adr is None:
         raise LaneError(found[0])
@@ -167,7 +167,7 @@ def renumber(ws: Workspace, change: Change, query: str, to: str) -> Renumbered:
             continue
         path = ws.decisions_dir / entry.name
         try:
-            text = yamlio.decode(path.read_bytes(), entry.name)
+            text = yamlio.read_bounded(path, entry.name)
         except (LaneError, OSError):
             continue  # unreadable: `lanectl check` reports it
         updated = text
@@ -224,14 +224,14 @@ def _rewrite_tasks(
     left: list[str] = []
     for task in tasks.load(ws).tasks:
         path = ws.tasks_dir / task.file
-        text = yamlio.decode(path.read_bytes(), task.rel_path)
+        text = yamlio.read_bounded(path, task.rel_path)
         updated = text
         if n in task.adrs and shared:
             left.append(task.id)
         elif n in task.adrs:
             front = yamlio.split(text, task.rel_path)
             refs = list(dict.fromkeys(m if a == n else a for a in task.adrs))
-            updated = yamlio.join(yamlio.set_key(front.yaml_text, "adrs", refs), front.body)
+            updated = front.with_yaml(yamlio.set_key(front.yaml_text, "adrs", refs))
         updated = _rename_links(updated, old_name, new_name)
         if updated != text:
             writes[path] = updated

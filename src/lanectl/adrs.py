@@ -211,7 +211,7 @@ def scan(ws: Workspace) -> list[Entry]:
     for name in _tree_names(ws):
         rel = f"{DECISIONS_DIR}/{name}"
         try:
-            text = yamlio.decode((ws.decisions_dir / name).read_bytes(), rel)
+            text = yamlio.read_bounded(ws.decisions_dir / name, rel)
             adr, problems = parse_text(name, text)
         except LaneError as exc:
             adr, problems = None, [str(exc)]
@@ -228,7 +228,7 @@ def load(ws: Workspace) -> tuple[list[Adr], list[str]]:
 
 
 def read_text(ws: Workspace, adr: Adr) -> str:
-    return yamlio.decode((ws.decisions_dir / adr.file).read_bytes(), adr.rel_path)
+    return yamlio.read_bounded(ws.decisions_dir / adr.file, adr.rel_path)
 
 
 def parse_number(query: str) -> str:
