@@ -34,7 +34,8 @@ SAFE_CONFIG = (
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["GIT_NO_REPLACE_OBJECTS"] = "1"
+    env["GIT_NO_REPLACE_OBJECTS"] = "1"  # refs/replace/* must not change what we see
+    env["GIT_GRAFT_FILE"] = "/dev/null/no-grafts"  # nor info/grafts
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["LC_ALL"] = "C"
     if extra:
@@ -178,3 +179,8 @@ def worktree_paths(cwd: Path) -> list[Path]:
     text = out(["worktree", "list", "--porcelain", "-z"], cwd)
     prefix = "worktree "
     return [Path(item[len(prefix) :]) for item in text.split("\0") if item.startswith(prefix)]
+
+
+def remote_names(cwd: Path) -> list[str]:
+    """The names of the repository's configured remotes (``git remote``)."""
+    return [line for line in out(["remote"], cwd).splitlines() if line]

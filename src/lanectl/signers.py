@@ -300,6 +300,12 @@ def _base_config(commit: str, base: str, ws: Workspace) -> dict[str, Any]:
     return raw
 
 
+def load_base_config(ws: Workspace) -> tuple[str, str, dict[str, Any]]:
+    """(base branch, its commit, its .lanes/config.yaml): policy as the base branch has it."""
+    base, commit = base_commit(ws)
+    return base, commit, _base_config(commit, base, ws)
+
+
 def load_trust(ws: Workspace) -> Trust:
     """Signers, agents and humans as committed on the base branch (fail closed on errors)."""
     base, commit = base_commit(ws)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from lanectl import __version__
-from lanectl.cli import adr_cmd, init_cmd, ledger_cmd, misc_cmd, people_cmd, task_cmd
+from lanectl.cli import adr_cmd, gate_cmd, init_cmd, ledger_cmd, misc_cmd, people_cmd, task_cmd
 from lanectl.cli.common import Opts
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ init_cmd.register(app)
 misc_cmd.register(app)
 ledger_cmd.register(app)
 people_cmd.register(app)
+gate_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

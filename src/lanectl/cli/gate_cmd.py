@@ -1,0 +1,94 @@
+"""``lanectl gate``"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lanectl.cli.common import JsonFlag, as_json, emit_json, workspace
+
+MARKS = {"pass": "✓", "fail": "✗", "skip": "–"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("gate")
+    def gate(
+        ctx: typer.Context,
+        task_id: Annotated[str, typer.Argument(metavar="ID", help="Task id or unique prefix.")],
+        acknowledge: Annotated[
+            bool,
+            typer.Option(
+                "--acknowledge",
+                help="As a human: acknowledge the task's open red-rule events (recorded).",
+            ),
+        ] = False,
+        json_out: Annotated[bool, JsonFlag] = False,
+    ) -> None:
+        """Evaluate the gate for a task's head: ✓/✗ per stage, why, and what to do next.
+
+        Exit 0 when every stage before approval holds (and the approval, when there
+        is one); exit 3 otherwise.
+        """
+        from lanectl import gatefacts, tasks
+
+        ws = workspace(ctx)
+        task = tasks.load(ws).resolve(task_id)
+        if acknowledge:
+            _acknowledge(ws, task.id)
+        result = gatefacts.judge(ws, task)
+        if as_json(ctx, json_out):
+            emit_json(result.to_json())
+        else:
+            print(render(result))
+        if not result.exit_ok:
+            raise typer.Exit(3)
+
+
+def _acknowledge(ws: object, task_id: str) -> None:
+    from lanectl import gatefacts, ledger, state
+    from lanectl import workspace as wsmod
+
+    assert isinstance(ws, wsmod.Workspace)
+    events = gatefacts.open_blocks(ws, task_id)
+    if not events:
+        print(f"No open red-rule events for {task_id}.")
+        return
+    actor, role = wsmod.actor(ws)
+    with state.change(ws, actor, role, f"gate acknowledge {task_id}", task=task_id) as change:
+        ledger.record(
+            change,
+            "gate.acknowledged",
+            reason="a human reviewed the blocked attempts",
+            data={"events": [str(e.get("id")) for e in events]},
+        )
+    print(f"Acknowledged {len(events)} red-rule event(s) for {task_id}.")
+
+
+def render(result: object) -> str:
+    from lanectl.gate import GateResult
+
+    assert isinstance(result, GateResult)
+    tier = result.tier
+    declared = "" if tier.declared == tier.effective else f" (declared {tier.declared}"
+    if declared and tier.reasons:
+        declared += f"; {tier.reasons[0]}"
+    declared += ")" if declared else ""
+    lines = [f"{result.task_id}  {result.title}    tier: {tier.effective}{declared}"]
+    head = result.head[:7] if result.head else "none"
+    builder = f", {result.builder}" if result.builder else ""
+    lines.append(f"head {head} on lanes/{result.task_id}{builder}")
+    lines.append("")
+    width = max(len(s.name) for s in result.stages)
+    for stage in result.stages:
+        lines.append(f"  {MARKS[stage.status]} {stage.name:<{width}}  {stage.reason}")
+    for item in result.ignored[:5]:
+        lines.append(f"  ! ignored evidence: {item}")
+    step = result.next_step()
+    if result.approved:
+        lines += ["", f"Approved. Merge with: lanectl merge {result.task_id}"]
+    elif result.eligible and result.approval is None:
+        lines += ["", f"Eligible. Next: lanectl approve {result.task_id}"]
+    elif step:
+        lines += ["", f"Next: {step}"]
+    return "\n".join(lines)
