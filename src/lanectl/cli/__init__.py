@@ -13,7 +13,16 @@ from typing import Annotated
 import typer
 
 from lanectl import __version__
-from lanectl.cli import adr_cmd, gate_cmd, init_cmd, ledger_cmd, misc_cmd, people_cmd, task_cmd
+from lanectl.cli import (
+    adr_cmd,
+    gate_cmd,
+    init_cmd,
+    ledger_cmd,
+    misc_cmd,
+    people_cmd,
+    policy_cmd,
+    task_cmd,
+)
 from lanectl.cli.common import Opts
 
 app = typer.Typer(
@@ -54,6 +63,7 @@ def root(
 
 app.add_typer(task_cmd.app, name="task")
 app.add_typer(adr_cmd.app, name="adr")
+app.add_typer(policy_cmd.app, name="policy")
 init_cmd.register(app)
 misc_cmd.register(app)
 ledger_cmd.register(app)
