@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Cli, git
-
 from lanectl import evidence, gatefacts, keys, ledger, state
 from lanectl.workspace import Workspace, open_workspace
 
@@ -65,7 +64,9 @@ class Org:
     def task(self, title: str = "Retry fetch", *extra: str, ready: bool = True) -> str:
         body = self.tmp / "body.md"
         body.write_text(BODY)
-        out = self.cli("--json", "task", "new", title, "--body-file", str(body), *extra, ok=True).out
+        out = self.cli(
+            "--json", "task", "new", title, "--body-file", str(body), *extra, ok=True
+        ).out
         task_id = str(json.loads(out)["id"])
         if ready:
             self.cli("task", "ready", task_id, ok=True)
@@ -115,13 +116,23 @@ class Org:
         with state.change(ws, agent, str(record["role"]), f"{kind} {record['task']}") as change:
             return evidence.write_signed_record(ws, change, kind, record, agent)
 
-    def check(self, task_id: str, head: str, *, passed: bool = True, agent: str = "builder-claude") -> object:
+    def check(
+        self, task_id: str, head: str, *, passed: bool = True, agent: str = "builder-claude"
+    ) -> object:
         run = {"command": "pytest -q", "exit_code": 0 if passed else 1, "duration_s": 1.0,
                "output_sha256": "0" * 64}  # fmt: skip
         return self.record(
             "check",
-            {"version": 1, "task": task_id, "head": head, "agent": agent, "role": "builder",
-             "checks": [run], "passed": passed, "ts": ledger.now_ts()},  # fmt: skip
+            {
+                "version": 1,
+                "task": task_id,
+                "head": head,
+                "agent": agent,
+                "role": "builder",
+                "checks": [run],
+                "passed": passed,
+                "ts": ledger.now_ts(),
+            },
             agent,
         )
 
@@ -138,19 +149,29 @@ class Org:
         family: str | None = None,
         diff: str | None = None,
     ) -> object:
-        families = {"reviewer-gpt": "openai", "security-gemini": "google", "builder-claude": "anthropic"}
+        families = {
+            "reviewer-gpt": "openai",
+            "security-gemini": "google",
+            "builder-claude": "anthropic",
+        }
         ws = self.ws
         return self.record(
             "review",
             {
-                "version": 1, "task": task_id, "head": head, "agent": agent, "role": role,
-                "family": family or families.get(agent, "openai"), "model": "test-model",
+                "version": 1,
+                "task": task_id,
+                "head": head,
+                "agent": agent,
+                "role": role,
+                "family": family or families.get(agent, "openai"),
+                "model": "test-model",
                 "prompt_sha256": "1" * 64,
                 "diff_sha256": diff or gatefacts.diff_sha256(ws.root, "main", head),
                 "verdict": verdict,
                 "coverage": {"files_reviewed": 1, "files_skipped": skipped or []},
-                "findings": findings or [], "ts": ledger.now_ts(),
-            },  # fmt: skip
+                "findings": findings or [],
+                "ts": ledger.now_ts(),
+            },
             agent,
         )
 
