@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Cli, git
+
+from conftest import Cli
 from gatekit import Org
 
 
