@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -79,15 +78,11 @@ def read_raw(root: Path, cache_dir: Path | None = None) -> dict[str, Any] | None
     raw = _parse_raw(path.read_bytes())
     settled = max(stamp[0], stamp[1]) < time.time_ns() - 2_000_000_000
     if cache_file is not None and settled:
-        try:
-            payload = json.dumps({"stamp": stamp, "config": raw})
-        except (TypeError, ValueError):
-            return raw  # not JSON-able (e.g. binary scalars): just don't cache
-        tmp = cache_file.with_name(f".config.json.{os.getpid()}.tmp")
-        with contextlib.suppress(OSError):
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(payload, encoding="utf-8")
-            os.replace(tmp, cache_file)
+        from lanectl.index import save_json
+
+        # A config that is not JSON-able (binary scalars, say) is just not cached.
+        with contextlib.suppress(TypeError, ValueError):
+            save_json(cache_file, {"stamp": stamp, "config": raw})
     return raw
 
 

@@ -95,11 +95,12 @@ def load(
                 fresh[name] = [stamp, record]
         records[name] = record
     if changed or fresh.keys() != old.keys():
-        _save(cache_file, {"version": version, "entries": fresh})
+        save_json(cache_file, {"version": version, "entries": fresh})
     return records
 
 
-def _save(cache_file: Path, payload: dict[str, Any]) -> None:
+def save_json(cache_file: Path, payload: dict[str, Any]) -> None:
+    """Write a cache file atomically; a cache that cannot be written is only slower."""
     tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ start of the scan (a file changed twice within one tick keeps its stamp).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -53,11 +52,6 @@ def read(path: Path, version: str, digest: str) -> dict[str, Any] | None:
 
 
 def write(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    from lanectl.index import save_json
+
+    save_json(path, payload)
