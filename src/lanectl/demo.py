@@ -138,6 +138,20 @@ def tour(t: Tour, scratch: Path) -> None:
     t.lanectl("task", "edit", fetch[:6], "--adrs", number)
     t.lanectl("task", "note", creds[:6], "Waiting on the vault team for a maintenance window.")
 
+    t.say("Lanes are enforced in code, and red rules bind every role, the security agent too.")
+    t.lanectl(
+        "policy", "explain", "--actor", "security-gemini", "--",
+        "scp", "nginx.conf", "deploy@prod-web-1:/etc/nginx/",
+        expect=3,
+    )  # fmt: skip
+    t.lanectl("policy", "explain", "--actor", "reviewer-gpt", "--write", "src/fetch.py", expect=3)
+    t.lanectl("policy", "explain", "--actor", "builder-claude", "--", "python", "-m", "pytest")
+    t.expect(True, "a reviewer cannot write code; nobody reaches production outside the pipeline")
+
+    t.say("The gate says what a task still needs, stage by stage.")
+    gate = t.lanectl("gate", fetch[:6], expect=3)
+    t.expect("✗ implementation" in gate, "no signed work yet, so the gate holds")
+
     t.say("The dashboard: what is where, what is ready, how long it has waited.")
     t.lanectl("status")
 

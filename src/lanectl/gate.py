@@ -269,6 +269,8 @@ def _review_stage(
 ) -> tuple[Stage, Review | None]:
     if not required:
         return Stage(name, SKIP, why_required), None
+    if f.head is None:
+        return Stage(name, FAIL, "nothing to review yet (no task branch)"), None
     candidates = [r for r in f.reviews if r.role == role]
     usable, problems = _usable(f, candidates)
     diverse = [r for r in usable if _family(f, r) not in excluded]
