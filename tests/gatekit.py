@@ -217,3 +217,36 @@ class Org:
     @staticmethod
     def stage(report: dict[str, Any], name: str) -> dict[str, Any]:
         return next(s for s in report["stages"] if s["stage"] == name)
+
+    # -- the human's commands --------------------------------------------------
+    def eligible(self, files: dict[str, str], *extra: str, title: str = "Retry fetch") -> str:
+        """A task built by builder-claude, with green checks and passing reviews."""
+        tid = self.task(title, *extra)
+        head = self.build(tid, files)
+        self.reviewed(tid, head)
+        return tid
+
+    def approve(self, task_id: str, *extra: str, key: Path | None = None) -> Any:
+        """`lanectl approve ID --yes --key KEY`, as alice runs it by default."""
+        signing = key or self.human_keys["alice"]
+        return self.cli("approve", task_id, "--yes", "--key", str(signing), *extra)
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        out = self.cli("log", "--kind", kind, "--json", ok=True).out
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def standing_commit(
+        self, paths: str, until: str, *, key: Path | None = None, branch: str = "main"
+    ) -> str:
+        """A hand-made standing approval on ``branch`` (an expired one, for instance)."""
+        tip = git(self.repo, "rev-parse", branch)
+        message = (
+            f"Standing approval\n\nLane-Standing-Paths: {paths}\nLane-Standing-Until: {until}\n"
+        )
+        sha = git(
+            self.repo,
+            "-c", "gpg.format=ssh", "-c", f"user.signingkey={key or self.human_keys['alice']}",
+            "commit-tree", "-S", f"{tip}^{{tree}}", "-p", tip, "-m", message,
+        )  # fmt: skip
+        git(self.repo, "update-ref", f"refs/heads/{branch}", sha, tip)
+        return sha

@@ -105,5 +105,7 @@ def test_wheel_ships_the_templates(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("lanectl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for template in ("task.md", "adr.md", "adr-0001.md", "config.yaml", "allowed_signers"):
+    shipped = ("task.md", "adr.md", "adr-0001.md", "config.yaml", "allowed_signers",
+                "github/lanectl-audit.yml")  # fmt: skip
+    for template in shipped:
         assert f"lanectl/templates/{template}" in names

@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from lanectl import globs
 from lanectl.gitverify import Commit
 from lanectl.records import CheckResult, Review
 from lanectl.risk import RiskResult, rank
+from lanectl.standing import Standing
+from lanectl.standing import problem as standing_problem
 
 STAGES = (
     "spec",
@@ -90,8 +93,10 @@ class Facts:
     up_to_date: bool
     merges_cleanly: bool
     open_blocks: tuple[str, ...]  # red-rule events for the task nobody acknowledged
-    stale_approvals: tuple[str, ...] = ()  # approval commits inside base..H
+    stale_approvals: tuple[str, ...] = ()  # empty approval commits inside base..H
     notes: tuple[str, ...] = field(default=())
+    standing: tuple[Standing, ...] = ()  # standing approvals on the base branch, newest first
+    now: datetime | None = None  # when the facts were read (standing approvals expire)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class GateResult:
     builder: str | None
     stages: tuple[Stage, ...]
     ignored: tuple[str, ...] = ()
+    standing: str | None = None  # the standing approval that covers the task, if one does
 
     @property
     def eligible(self) -> bool:
@@ -140,6 +146,7 @@ class GateResult:
             "title": self.title,
             "head": self.head,
             "approval": self.approval,
+            "standing_approval": self.standing,
             "builder": self.builder,
             "tier": self.tier.to_json(),
             "eligible": self.eligible,
@@ -171,14 +178,15 @@ def _builder(f: Facts) -> tuple[str | None, str | None, str]:
     """(builder principal, family, problem) from who signed base..H."""
     if f.head is None:
         return None, None, f"no branch lanes/{f.task_id} yet"
-    if not f.commits:
+    work = [c for c in f.commits if c.sha not in f.stale_approvals]
+    if not work:
         return None, None, "no commits on the task branch beyond the base"
-    unsigned = [c for c in f.commits if not c.good]
+    unsigned = [c for c in work if not c.good]
     if unsigned:
         c = unsigned[0]
         what = SIGNATURE_PROBLEMS.get(c.status, f"has signature status {c.status}")
         return None, None, f"commit {_short(c.sha)} {what}"
-    principals = {c.principal for c in f.commits}
+    principals = {c.principal for c in work}
     if len(principals) > 1:
         return None, None, f"commits are signed by several actors: {', '.join(sorted(principals))}"
     principal = principals.pop()
@@ -187,7 +195,7 @@ def _builder(f: Facts) -> tuple[str | None, str | None, str]:
         agent = f.agents.get(name)
         if agent is None or agent.get("role") != "builder":
             return None, None, f"commits are signed by {principal}, which is not a builder"
-        for c in f.commits:
+        for c in work:
             actor = c.trailer("Lane-Actor")
             if actor is not None and actor != name:
                 return (
@@ -222,7 +230,7 @@ def _implementation(f: Facts, builder: str | None, problem: str) -> Stage:
                 f"an agent changed lanectl policy ({policy[0]}); only a human may",
                 "a human makes policy changes, through a high-tier task",
             )
-    n = len(f.commits)
+    n = len([c for c in f.commits if c.sha not in f.stale_approvals])
     who = builder if builder.startswith("human:") else f"agent:{builder}"
     if f.checks_configured:
         green = [
@@ -347,6 +355,7 @@ def evaluate(f: Facts) -> GateResult:
     stages.append(design)
     stages.append(_eligibility(f, stages))
     stages.append(_approval(f, stages[-1].ok, builder))
+    covering = _covering(f) if f.approval is None and stages[-1].status == PASS else None
     return GateResult(
         task_id=f.task_id,
         title=f.title,
@@ -356,6 +365,7 @@ def evaluate(f: Facts) -> GateResult:
         builder=builder,
         stages=tuple(stages),
         ignored=f.ignored,
+        standing=covering.sha if covering else None,
     )
 
 
@@ -388,20 +398,38 @@ def _eligibility(f: Facts, before: list[Stage]) -> Stage:
     return Stage("eligibility", PASS, f"tier {f.risk.effective}; {base} {f.base}")
 
 
+def _covering(f: Facts) -> Standing | None:
+    """The newest standing approval that covers this low-tier task now, if any."""
+    if f.risk.effective != "low" or f.now is None or f.head is None:
+        return None
+    return next(
+        (s for s in f.standing if standing_problem(s, f.changed, f.now, f.human_of) is None),
+        None,
+    )
+
+
 def _approval(f: Facts, eligible: bool, builder: str | None) -> Stage:
     go = f"lanectl approve {f.task_id}"
-    if f.stale_approvals:
-        return Stage(
-            "approval",
-            FAIL,
-            f"approval {_short(f.stale_approvals[0])} is stale: commits were added after it",
-            go,
-        )
     a = f.approval
     if a is None:
-        return Stage(
-            "approval", FAIL, "needs a signed approval commit by a human", go if eligible else None
-        )
+        covering = _covering(f)
+        if covering is not None:
+            label = covering.label(f.human_of.get(covering.principal))
+            if not eligible:
+                return Stage("approval", FAIL, f"{label} covers it, but the stages before it fail")
+            return Stage("approval", PASS, f"covered by {label}")
+        if f.stale_approvals:
+            return Stage(
+                "approval",
+                FAIL,
+                f"approval {_short(f.stale_approvals[0])} is stale: commits were added after it",
+                go,
+            )
+        reason = "needs a signed approval commit by a human"
+        if f.risk.effective == "low" and f.standing and f.now is not None and f.head:
+            why = standing_problem(f.standing[0], f.changed, f.now, f.human_of)
+            reason += f" (no standing approval covers it: {why})" if why else ""
+        return Stage("approval", FAIL, reason, go if eligible else None)
     problem = _approval_problem(f, a, builder)
     if problem:
         return Stage("approval", FAIL, f"approval {_short(a.sha)} does not count: {problem}", go)
@@ -438,7 +466,7 @@ def _approval_problem(f: Facts, a: Commit, builder: str | None) -> str | None:
     if rank(approved_tier) < rank(f.risk.effective):
         return f"it approves tier {approved_tier}; the task is now {f.risk.effective}"
     if f.risk.effective == "high":
-        if any(c.principal == a.principal for c in f.commits):
+        if any(c.principal == a.principal for c in f.commits if c.sha not in f.stale_approvals):
             return "for high tier the approver must not have signed commits in the range"
         if builder == f"human:{f.human_of[a.principal]}":
             return "for high tier the approver must be another human than the builder"

@@ -10,12 +10,13 @@ events are open from the ledger.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lanectl import adrs, evidence, git, gitverify, globs, logquery, risk, signers
+from lanectl import adrs, evidence, git, gitverify, globs, logquery, risk, signers, standing
 from lanectl.gate import APPROVAL_TRAILER, Facts, GateResult, evaluate
 from lanectl.records import CheckResult, Review
 from lanectl.tasks import Task
@@ -100,6 +101,25 @@ def _describe(event: dict[str, Any]) -> str:
     return f"{event.get('actor')} ({event.get('role')}): {'; '.join(map(str, attempted))}"
 
 
+def _empty_approvals(repo: Path, commits: Sequence[gitverify.Commit]) -> tuple[str, ...]:
+    """Approval commits inside base..H that change nothing (tree = their parent's).
+
+    They are history, not work: a later approval supersedes them, and they are
+    nobody's contribution to the diff. A commit that carries the trailer but
+    changes files is judged like any other commit.
+    """
+    trees = {c.sha: c.tree for c in commits}
+    empty: list[str] = []
+    for c in commits:
+        if c.trailer(APPROVAL_TRAILER) is None or len(c.parents) != 1:
+            continue
+        parent = c.parents[0]
+        parent_tree = trees[parent] if parent in trees else standing.tree_of(repo, parent)
+        if parent_tree == c.tree:
+            empty.append(c.sha)
+    return tuple(empty)
+
+
 def gather(ws: Workspace, task: Task) -> Facts:
     gitverify.refuse_shallow(ws.root)
     trust = signers.load_trust(ws)
@@ -146,6 +166,10 @@ def gather(ws: Workspace, task: Task) -> Facts:
         digest = diff_sha256(ws.root, base_sha, head)
         up_to_date = gitverify.is_ancestor(ws.root, base_sha, head)
         merges = up_to_date or gitverify.merges_cleanly(ws.root, base_sha, head)
+    standing_approvals: tuple[standing.Standing, ...] = ()
+    if approval is None and assessed.effective == "low":
+        with verify_options(ws, trust) as options:
+            standing_approvals = standing.collect(ws.root, base_sha, options)
     return Facts(
         task_id=task.id,
         title=task.title,
@@ -172,7 +196,9 @@ def gather(ws: Workspace, task: Task) -> Facts:
         up_to_date=up_to_date,
         merges_cleanly=merges,
         open_blocks=tuple(_describe(e) for e in open_blocks(ws, task.id)),
-        stale_approvals=tuple(c.sha for c in commits if c.trailer(APPROVAL_TRAILER) is not None),
+        stale_approvals=_empty_approvals(ws.root, commits),
+        standing=standing_approvals,
+        now=datetime.now(UTC),
     )
 
 

@@ -15,9 +15,11 @@ import typer
 from lanectl import __version__
 from lanectl.cli import (
     adr_cmd,
+    approve_cmd,
     gate_cmd,
     init_cmd,
     ledger_cmd,
+    merge_cmd,
     misc_cmd,
     people_cmd,
     policy_cmd,
@@ -69,6 +71,8 @@ misc_cmd.register(app)
 ledger_cmd.register(app)
 people_cmd.register(app)
 gate_cmd.register(app)
+approve_cmd.register(app)
+merge_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

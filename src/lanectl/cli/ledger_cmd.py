@@ -71,12 +71,21 @@ def register(app: typer.Typer) -> None:
         repair: Annotated[
             bool, Opt("--repair", help="Cut off a torn last line (a crash mid-write).")
         ] = False,
+        rev: Annotated[
+            str | None,
+            Opt(help="History to check (default: the base branch; in CI e.g. HEAD)."),
+        ] = None,
         json_out: Annotated[bool, JsonFlag] = False,
     ) -> None:
-        """Verify every ledger hash chain; report torn or edited lines."""
+        """Verify the ledger's hash chains and that every merge on the base branch was approved.
+
+        Exit 1 when a chain is broken or torn, a lane merge lacks a valid approval,
+        or an agent committed to the base branch directly.
+        """
         from lanectl import audit as auditmod
-        from lanectl import state
+        from lanectl import historyaudit, state
         from lanectl import workspace as wsmod
+        from lanectl.errors import LaneError
 
         ws = workspace(ctx)
         report = auditmod.verify(ws)
@@ -84,10 +93,17 @@ def register(app: typer.Typer) -> None:
             actor, role = wsmod.actor(ws)
             with state.change(ws, actor, role, "audit --repair", repairing=True) as change:
                 report = auditmod.repair(ws, change, report)
+        history: historyaudit.HistoryReport | None = None
+        history_error: str | None = None
+        try:
+            history = historyaudit.audit(ws, rev)
+        except LaneError as exc:
+            history_error = str(exc)
+        history_ok = history is not None and history.ok
         if as_json(ctx, json_out):
             emit_json(
                 {
-                    "ok": report.ok,
+                    "ok": report.ok and history_ok,
                     "files": report.files,
                     "events": report.events,
                     "problems": [
@@ -97,18 +113,51 @@ def register(app: typer.Typer) -> None:
                     "repaired": [
                         {"file": f, "line": ln, "bytes_removed": b} for f, ln, b in report.repaired
                     ],
+                    "history": {
+                        "ok": history_ok,
+                        "error": history_error,
+                        "rev": history.rev if history else rev,
+                        "commits": history.commits if history else 0,
+                        "merges": history.merges if history else 0,
+                        "lane_merges": history.lane_merges if history else 0,
+                        "findings": [f.to_json() for f in history.findings] if history else [],
+                    },
                 }
             )
         else:
-            for rel, line, removed in report.repaired:
-                print(f"repaired {rel}:{line}: cut off a torn line ({removed} bytes); recorded")
-            for problem in report.problems:
-                print(f"{problem}", file=sys.stderr)
-            if report.ok:
-                print(f"✓ ledger: {report.events} events in {report.files} files, chains intact")
-            else:
-                torn = any(p.torn for p in report.problems)
-                hint = "; run `lanectl audit --repair` to cut off a torn line" if torn else ""
-                print(f"✗ ledger: {len(report.problems)} problem(s){hint}", file=sys.stderr)
-        if not report.ok:
+            _print_ledger(report)
+            _print_history(history, history_error)
+        if not report.ok or not history_ok:
             raise typer.Exit(1)
+
+
+def _print_ledger(report: object) -> None:
+    from lanectl.audit import AuditReport
+
+    assert isinstance(report, AuditReport)
+    for rel, line, removed in report.repaired:
+        print(f"repaired {rel}:{line}: cut off a torn line ({removed} bytes); recorded")
+    for problem in report.problems:
+        print(f"{problem}", file=sys.stderr)
+    if report.ok:
+        print(f"✓ ledger: {report.events} events in {report.files} files, chains intact")
+    else:
+        torn = any(p.torn for p in report.problems)
+        hint = "; run `lanectl audit --repair` to cut off a torn line" if torn else ""
+        print(f"✗ ledger: {len(report.problems)} problem(s){hint}", file=sys.stderr)
+
+
+def _print_history(history: object, error: str | None) -> None:
+    from lanectl.historyaudit import HistoryReport
+
+    if error is not None or not isinstance(history, HistoryReport):
+        print(f"✗ history: {error}", file=sys.stderr)
+        return
+    rev = history.rev.removeprefix("refs/heads/")
+    counts = f"{history.commits} commits on {rev}, {history.lane_merges} lane merge(s)"
+    if history.ok:
+        print(f"✓ history: {counts}; every lane merge approved, no agent commits")
+        return
+    for finding in history.findings:
+        print(f"  {finding}", file=sys.stderr)
+    print(f"✗ history: {len(history.findings)} problem(s) in {counts}", file=sys.stderr)
