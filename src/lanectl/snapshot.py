@@ -18,7 +18,7 @@ from typing import Any
 
 def fingerprint(directory: Path, suffix: str) -> tuple[str, int]:
     """(digest over names and stamps, newest mtime/ctime in ns) of ``directory``."""
-    parts: list[str] = []
+    parts: list[tuple[str, int, int, int, int]] = []
     newest = 0
     try:
         entries = os.scandir(directory)
@@ -33,10 +33,13 @@ def fingerprint(directory: Path, suffix: str) -> tuple[str, int]:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            parts.append(f"{name}/{st.st_mtime_ns}/{st.st_ctime_ns}/{st.st_size}/{st.st_ino}")
-            newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+            parts.append((name, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
+    if parts:
+        newest = max(max(p[1], p[2]) for p in parts)
     parts.sort()
-    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest(), newest
+    # repr of a list of (str, int…) tuples is deterministic and fast (C), unlike
+    # hash(), which is salted per process.
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest(), newest
 
 
 def read(path: Path, version: str, digest: str) -> dict[str, Any] | None:
