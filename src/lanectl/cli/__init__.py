@@ -23,6 +23,7 @@ from lanectl.cli import (
     misc_cmd,
     people_cmd,
     policy_cmd,
+    sim_cmd,
     task_cmd,
 )
 from lanectl.cli.common import Opts
@@ -66,6 +67,7 @@ def root(
 app.add_typer(task_cmd.app, name="task")
 app.add_typer(adr_cmd.app, name="adr")
 app.add_typer(policy_cmd.app, name="policy")
+app.add_typer(sim_cmd.app, name="sim")
 init_cmd.register(app)
 misc_cmd.register(app)
 ledger_cmd.register(app)
