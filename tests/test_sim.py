@@ -548,6 +548,8 @@ def test_stats_endpoint_and_agents(start: Any, clients: Any) -> None:
     with urllib.request.urlopen(sim.url + "/_sim/stats", timeout=5) as response:
         stats = json.load(response)
     assert stats["by_agent"]["reviewer-gpt"]["requests"] == 1
+    assert stats["time_scale"] == 1.0
+    assert stats["simulated_s"] > 0
     assert stats["by_key"]["ka"]["by_status"] == {"200": 1}
     urllib.request.urlopen(
         urllib.request.Request(sim.url + "/_sim/reset", data=b""), timeout=5
@@ -574,6 +576,13 @@ def test_header_formats() -> None:
     assert [go_duration(s) for s in (0, 0.12, 1, 1.5, 17.25, 360, 90.5, 3723)] == [
         "0s", "120ms", "1s", "1.5s", "17.25s", "6m0s", "1m30.5s", "1h2m3s",
     ]  # fmt: skip
+
+
+def test_a_script_only_config_serves_the_default_keys(tmp_path: Path) -> None:
+    path = tmp_path / "sim.yaml"
+    path.write_text("script:\n  - match: {agent: a}\n    turns: [{text: hi}]\n")
+    assert set(load_config(path).keys) == {"sim-anthropic", "sim-openai"}
+    assert SimConfig.from_dict({"keys": {}}).keys == {}
 
 
 def test_example_config_loads() -> None:

@@ -248,6 +248,8 @@ def _parse(data: Mapping[str, Any], where: str, lines: Mapping[Loc, int]) -> Sim
     script = top.get("script") or []
     if not isinstance(script, list):
         raise r.fail(("script",), f"expected a list of rules, got {_kind(script)}")
+    if "keys" not in top:  # a script-only file gets the two default keys
+        keys = dict(SimConfig.default().keys)
     return SimConfig(
         keys=keys,
         time_scale=r.number(top, (), "time_scale", 1.0, above=True),

@@ -252,6 +252,14 @@ class Engine:
             fail_overloaded=stream_fault and not req.stream,
         )
 
+    def snapshot(self) -> dict[str, Any]:
+        """The counters, with the time scale and the simulated seconds since start."""
+        with self.lock:
+            out = self.stats.as_dict()
+        out["time_scale"] = self.config.time_scale
+        out["simulated_s"] = round(self.clock.now(), 3)
+        return out
+
     def settle(self, adm: Admitted, produced: int, status: int, outcome: str) -> dict[str, str]:
         """Refund unused output, count the request; fresh rate-limit headers for a JSON reply."""
         with self.lock:

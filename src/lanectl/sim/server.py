@@ -147,11 +147,7 @@ class Simulator:
         return self.engine.clock.now()
 
     def stats(self) -> dict[str, Any]:
-        with self.engine.lock:
-            out = self.engine.stats.as_dict()
-        out["time_scale"] = self.config.time_scale
-        out["simulated_s"] = round(self.now(), 3)
-        return out
+        return self.engine.snapshot()
 
     def reset_stats(self) -> None:
         from lanectl.sim.stats import Stats
@@ -209,9 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path == "/_sim/stats":
-            with self.server.engine.lock:
-                stats = self.server.engine.stats.as_dict()
-            self._json(200, stats)
+            self._json(200, self.server.engine.snapshot())
         else:
             self._json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
