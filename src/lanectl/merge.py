@@ -15,6 +15,10 @@ gate holds against the base as it is now (its policy, its signers, its risk
 rules) and merge-tree reports no conflict; otherwise it is refused and the
 builder brings the task up to date, which needs new reviews and a new
 approval (ADR 0013).
+
+On a remote forge (github) the same checks run, then the forge merges the
+task's pull request at exactly A with method ``merge`` instead of the
+plumbing (:func:`lanectl.forge.flow.land`, ADR 0016).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any
 
 from lanectl import baseref, gatefacts, git, gitverify, ledger, signers, standing, state, taskops
 from lanectl.approval import CLOSED_STATES, check_commit, one_line
+from lanectl.forge import flow
+from lanectl.forge.base import PullRef
 from lanectl.gate import FAIL, Facts, GateResult, Stage, evaluate
 from lanectl.refusal import Refusal, ledger_writable, policy_allows, record_refusal
 from lanectl.tasks import Task
@@ -42,6 +48,7 @@ class Merged:
     base_before: str
     base_moved: bool  # the base had commits the task branch did not (a clean merge-tree)
     merger: str
+    pull: PullRef | None = None  # the pull request merged on a remote forge (github)
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,9 @@ def merge(ws: Workspace, task: Task) -> Merged:
         if proc.returncode != 0:
             raise _refuse("eligibility", f"{base} moved and now conflicts with lanes/{task.id}")
         tree = proc.stdout.decode().split()[0]
+        text = message(task, result, approval, is_standing)
+        # A remote forge merges A itself (sha=A, method merge); None: merge here.
+        landed = flow.land(ws, raw, task, result, facts.base_sha, second, text)
     except Refusal as refusal:
         record_refusal(
             ws,
@@ -173,20 +183,22 @@ def merge(ws: Workspace, task: Task) -> Merged:
             refusal=refusal,
         )
         raise
-    env = {
-        "GIT_AUTHOR_NAME": merger.name,
-        "GIT_AUTHOR_EMAIL": merger.email,
-        "GIT_COMMITTER_NAME": merger.name,
-        "GIT_COMMITTER_EMAIL": merger.email,
-    }
-    text = message(task, result, approval, is_standing)
-    sha = git.out(
-        ["commit-tree", tree, "-p", facts.base_sha, "-p", second, "-F", "-"],
-        ws.root,
-        env=env,
-        input=text.encode("utf-8"),
-    )
-    baseref.advance(ws.root, base, sha, facts.base_sha, worktree)
+    if landed is None:
+        env = {
+            "GIT_AUTHOR_NAME": merger.name,
+            "GIT_AUTHOR_EMAIL": merger.email,
+            "GIT_COMMITTER_NAME": merger.name,
+            "GIT_COMMITTER_EMAIL": merger.email,
+        }
+        sha = git.out(
+            ["commit-tree", tree, "-p", facts.base_sha, "-p", second, "-F", "-"],
+            ws.root,
+            env=env,
+            input=text.encode("utf-8"),
+        )
+        baseref.advance(ws.root, base, sha, facts.base_sha, worktree)
+    else:
+        sha = landed.commit
     moved = not facts.up_to_date
     with state.change(ws, merger.human, "human", f"merge {task.id}", task=task.id) as change:
         ledger.record(
@@ -202,9 +214,19 @@ def merge(ws: Workspace, task: Task) -> Merged:
                 "base_before": facts.base_sha,
                 "base_moved": moved,
                 "tier": result.tier.effective,
+                **({"forge": landed.to_json()} if landed else {}),
             },
         )
         taskops.set_state(ws, change, task, "merged")
     return Merged(
-        task.id, sha, approval, is_standing, result.head, base, facts.base_sha, moved, merger.human
+        task.id,
+        sha,
+        approval,
+        is_standing,
+        result.head,
+        base,
+        facts.base_sha,
+        moved,
+        merger.human,
+        landed.pull if landed else None,
     )

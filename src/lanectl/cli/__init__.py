@@ -16,6 +16,7 @@ from lanectl import __version__
 from lanectl.cli import (
     adr_cmd,
     approve_cmd,
+    doctor_cmd,
     gate_cmd,
     init_cmd,
     ledger_cmd,
@@ -75,6 +76,7 @@ people_cmd.register(app)
 gate_cmd.register(app)
 approve_cmd.register(app)
 merge_cmd.register(app)
+doctor_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lanectl.cli.common import JsonFlag, as_json, emit_json, workspace
+from lanectl.cli.common import JsonFlag, as_json, emit_json, warn, workspace
+
+if TYPE_CHECKING:
+    from lanectl.gate import GateResult
+    from lanectl.workspace import Workspace
 
 MARKS = {"pass": "✓", "fail": "✗", "skip": "–"}
 
@@ -37,12 +41,27 @@ def register(app: typer.Typer) -> None:
         if acknowledge:
             _acknowledge(ws, task.id)
         result = gatefacts.judge(ws, task)
-        if as_json(ctx, json_out):
+        json_mode = as_json(ctx, json_out)
+        if json_mode:
             emit_json(result.to_json())
         else:
             print(render(result))
+        _publish(ws, result, json_mode)
         if not result.exit_ok:
             raise typer.Exit(3)
+
+
+def _publish(ws: Workspace, result: GateResult, json_mode: bool) -> None:
+    """On a remote forge, the verdict becomes the ``lanectl/gate`` status of the tip."""
+    from lanectl.forge import flow
+
+    done = flow.publish_gate(ws, result)
+    if done is None:
+        return
+    if done.error:
+        warn(f"the verdict stands, but {done.error}")
+    elif not json_mode:
+        print(f"Set {done.forge} status lanectl/gate: {done.state} on {done.sha[:7]}.")
 
 
 def _acknowledge(ws: object, task_id: str) -> None:

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
         """Merge an approved task into the base branch with a true merge commit.
 
         The whole gate is evaluated again first and the approval verified with the
-        base branch's signers; otherwise exit 3 with every reason (recorded).
+        base branch's signers; otherwise exit 3 with every reason (recorded). On a
+        github forge, GitHub merges the pull request with sha= the approval commit.
         """
         from lanectl import merge as mergemod
         from lanectl import tasks
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
                     "base_before": done.base_before,
                     "base_moved": done.base_moved,
                     "merger": done.merger,
+                    "pull": done.pull.to_json() if done.pull else None,
                 }
             )
             return
@@ -53,9 +55,12 @@ def register(app: typer.Typer) -> None:
             if done.standing
             else f"approval {done.approval[:7]}"
         )
+        where = f" on {done.pull.forge} ({done.pull.label})" if done.pull else ""
         print(
-            f"Merged {done.task_id} into {done.base}: commit {done.commit[:7]} "
+            f"Merged {done.task_id} into {done.base}{where}: commit {done.commit[:7]} "
             f"(parents {done.base_before[:7]} and {second})."
         )
+        if done.pull:
+            print(f"  Bring your {done.base} up to date with `git pull`.")
         if done.base_moved:
             print(f"  {done.base} had moved since the task branched; the merge was clean.")
