@@ -76,6 +76,11 @@ def refuse_method(method: str) -> None:
         )
 
 
+def check_state(state: str) -> None:
+    if state not in STATUS_STATES:
+        raise ForgeError(f"status state must be one of {', '.join(STATUS_STATES)}", kind="invalid")
+
+
 def head_moved(branch: str, where: str, have: str | None, want: str) -> ForgeError:
     """The forge's head of ``branch`` is not the commit lanectl judged."""
     return ForgeError(

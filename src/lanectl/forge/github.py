@@ -27,7 +27,6 @@ from lanectl.forge.base import (
     MERGE_METHOD,
     REVIEW_EVENT,
     STATUS_CONTEXT,
-    STATUS_STATES,
     ForgeError,
     InlineComment,
     Posted,
@@ -35,6 +34,7 @@ from lanectl.forge.base import (
     PullRef,
     ReviewPost,
     as_post,
+    check_state,
     head_moved,
     refuse_method,
 )
@@ -238,10 +238,7 @@ class GitHubForge:
     def set_status(
         self, sha: str, state: str, description: str, target_url: str | None = None
     ) -> None:
-        if state not in STATUS_STATES:
-            raise ForgeError(
-                f"status state must be one of {', '.join(STATUS_STATES)}", kind="invalid"
-            )
+        check_state(state)
         extra = {"target_url": target_url} if target_url else {}
         text = compose.one_line(description, compose.MAX_STATUS)
         commit = self.repo.get_commit(sha)  # lazy

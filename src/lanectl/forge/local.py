@@ -15,7 +15,6 @@ from lanectl import git, ledger, state
 from lanectl.forge.base import (
     MERGE_METHOD,
     STATUS_CONTEXT,
-    STATUS_STATES,
     Advice,
     ForgeError,
     Posted,
@@ -23,6 +22,7 @@ from lanectl.forge.base import (
     PullRef,
     ReviewPost,
     as_post,
+    check_state,
     refuse_method,
 )
 from lanectl.forge.diffmap import DiffMap
@@ -72,10 +72,7 @@ class LocalForge:
     def set_status(
         self, sha: str, state: str, description: str, target_url: str | None = None
     ) -> None:
-        if state not in STATUS_STATES:
-            raise ForgeError(
-                f"status state must be one of {', '.join(STATUS_STATES)}", kind="invalid"
-            )
+        check_state(state)
         data: dict[str, Any] = {
             "context": STATUS_CONTEXT,
             "state": state,
