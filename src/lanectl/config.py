@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 CONFIG_PATH = ".lanes/config.yaml"
 DEFAULT_STATE_BRANCH = "lanectl/state"
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# What a `command` agent's argv template may name (docs/agents.md).
+COMMAND_PLACEHOLDERS = ("prompt_file", "worktree", "task", "model")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # Literal credentials people paste by mistake; the value is never echoed back.
 SECRET_SHAPES = re.compile(
     r"^(sk-[A-Za-z0-9_-]{16,}|sk-ant-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}"
@@ -131,6 +134,19 @@ def _models() -> type[BaseModel]:
             raise ValueError("must be the NAME of an environment variable (e.g. OPENAI_API_KEY)")
         return value
 
+    def argv_template(value: list[str] | None) -> list[str] | None:
+        for index, word in enumerate(value or []):
+            names = _PLACEHOLDER.findall(word)
+            unknown = [n for n in names if n not in COMMAND_PLACEHOLDERS]
+            if unknown:
+                raise ValueError(
+                    f"item {index}: unknown placeholder {{{unknown[0]}}} "
+                    f"(known: {', '.join('{' + n + '}' for n in COMMAND_PLACEHOLDERS)})"
+                )
+            if index == 0 and (names or not word.strip()):
+                raise ValueError("the first item must name the program, without placeholders")
+        return value
+
     class Forge(Strict):
         kind: Literal["local", "github"] = "local"
         repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
@@ -155,8 +171,10 @@ def _models() -> type[BaseModel]:
         budget: str | None = None
         base_url: str | None = None
         credential_env: str | None = None
-        command: str | None = None
+        command: list[str] | None = Field(default=None, min_length=1)  # argv, never a shell line
+        timeout_s: float | None = Field(default=None, gt=0)
         _cred = field_validator("credential_env")(env_name)
+        _argv = field_validator("command")(argv_template)
 
     class Budget(Strict):
         credential_env: str | None = None
@@ -193,6 +211,12 @@ def _models() -> type[BaseModel]:
         risk: list[RiskRule] = []
         red_rules: list[RedRule] = []
 
+    class Dispatch(Strict):
+        remote: str | None = Field(default=None, pattern=r"^[\w.-]+$")  # claims shared here
+        lease_s: float = Field(default=300, gt=0)
+        timeout_s: float = Field(default=3600, gt=0)  # an agent's run, unless it sets its own
+        check_timeout_s: float = Field(default=900, gt=0)
+
     class Config(Strict):
         version: Literal[1]
         base_branch: str = Field(default="main", pattern=r"^[\w./-]+$")
@@ -204,6 +228,7 @@ def _models() -> type[BaseModel]:
         routing: dict[str, Route] = {}
         policy: Policy = Policy()
         checks: list[str] = []
+        dispatch: Dispatch = Dispatch()
 
     return Config
 
@@ -324,6 +349,13 @@ def _cross_references(raw: dict[str, Any], where: Any) -> list[Problem]:
             problems.append(
                 Problem(
                     where(("agents", name)), f"agents › {name}: provider command needs command:"
+                )
+            )
+        elif agent.get("provider") != "command" and agent.get("command"):
+            problems.append(
+                Problem(
+                    where(("agents", name, "command")),
+                    f"agents › {name} › command: only a provider command agent runs a command",
                 )
             )
     for name, route in (raw.get("routing") or {}).items():

@@ -29,7 +29,14 @@ def forge_check(ws: Workspace) -> list[Advice]:
     return list(open_forge(ws, raw).protection_report(base).items)
 
 
-CHECKS: dict[str, Check] = {"forge": forge_check}
+def work_check(ws: Workspace) -> list[Advice]:
+    """Running and stuck tasks, classified with evidence by the watchdog (SPEC §9)."""
+    from lanectl import tasks, watchdog
+
+    return [Advice(*item) for item in watchdog.doctor_items(ws, tasks.load(ws))]
+
+
+CHECKS: dict[str, Check] = {"work": work_check, "forge": forge_check}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from lanectl import __version__
 from lanectl.cli import (
     adr_cmd,
     approve_cmd,
+    dispatch_cmd,
     doctor_cmd,
     gate_cmd,
     init_cmd,
@@ -76,6 +77,7 @@ people_cmd.register(app)
 gate_cmd.register(app)
 approve_cmd.register(app)
 merge_cmd.register(app)
+dispatch_cmd.register(app)
 doctor_cmd.register(app)
 
 

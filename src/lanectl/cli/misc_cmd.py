@@ -50,16 +50,22 @@ def register(app: typer.Typer) -> None:
     def status(ctx: typer.Context, json_out: Annotated[bool, JsonFlag] = False) -> None:
         """Dashboard: tasks by state and risk, what is ready, how long each has waited."""
         from lanectl import status as statusmod
-        from lanectl import tasks
+        from lanectl import tasks, watchdog
 
         ws = workspace(ctx)
-        report = statusmod.summarize(tasks.load(ws))
+        taskset = tasks.load(ws)
+        report = statusmod.summarize(taskset)
+        diagnoses = watchdog.diagnose(
+            ws, taskset, probes=watchdog.probes(ws), deep=False, states=watchdog.STATUS_STATES
+        )
         if as_json(ctx, json_out):
-            emit_json(report.to_json())
+            emit_json({**report.to_json(), "watchdog": [d.to_json() for d in diagnoses]})
         elif is_tty():
             _rich_status(report)
         else:
             sys.stdout.write(_plain_status(report))
+        if not as_json(ctx, json_out) and (lines := watchdog.status_lines(diagnoses)):
+            sys.stdout.write("\n".join(lines) + "\n")
         for message in report.broken:
             warn(message)
         if report.broken:

@@ -1,0 +1,129 @@
+"""``lanectl dispatch``"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from lanectl.cli.common import JsonFlag, as_json, emit_json, is_tty, workspace
+
+FINAL = ("review", "blocked", "lost", "skipped")
+
+
+@contextmanager
+def _reporter(json_out: bool) -> Iterator[object]:
+    """(task, phase, message) → a line per event, or a live rich view on a terminal."""
+    if json_out:
+        yield lambda task, phase, message: None
+        return
+    if not is_tty():
+        lock = threading.Lock()
+
+        def plain(task: str, phase: str, message: str) -> None:
+            with lock:
+                sys.stdout.write(f"{task}  {phase:<8} {message}\n")
+                sys.stdout.flush()
+
+        yield plain
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
+        rows: dict[str, object] = {}
+
+        def live(task: str, phase: str, message: str) -> None:
+            if task not in rows:
+                rows[task] = progress.add_task("", total=1)
+            done = phase in FINAL
+            mark = {"review": "✓", "blocked": "✗", "lost": "!", "skipped": "–"}.get(phase, "")
+            progress.update(
+                rows[task],  # type: ignore[arg-type]
+                description=f"{mark + ' ' if mark else ''}{task}  {phase}: {message}",
+                completed=1 if done else 0,
+            )
+
+        yield live
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("dispatch")
+    def dispatch(
+        ctx: typer.Context,
+        max_builders: Annotated[
+            int, typer.Option("--max", min=1, help="Builders at once (default 1).")
+        ] = 1,
+        once: Annotated[
+            bool, typer.Option("--once", help="Claim one round of tasks, wait for them, stop.")
+        ] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="Say what would be claimed and built; change nothing."),
+        ] = False,
+        agent: Annotated[
+            str | None, typer.Option("--agent", help="The builder agent (default: the first one).")
+        ] = None,
+        json_out: Annotated[bool, JsonFlag] = False,
+    ) -> None:
+        """Claim ready tasks (leases) and run their builders in worktrees.
+
+        Without --once it keeps claiming until no ready task is left. Crashed
+        builds (expired leases) are reclaimed. Exit 0 when every build reached
+        review, 1 when one was blocked or lost its lease, 3 when policy refuses.
+        """
+        from lanectl import dispatch as dispatchmod
+
+        ws = workspace(ctx)
+        options = dispatchmod.Options(max=max_builders, once=once, dry_run=dry_run, agent=agent)
+        json_mode = as_json(ctx, json_out)
+        with _reporter(json_mode) as report:
+            result = dispatchmod.run(ws, options, report)  # type: ignore[arg-type]
+        if json_mode:
+            emit_json(result.to_json())
+        elif dry_run:
+            _print_plan(result)
+        else:
+            _print_summary(result)
+        if any(r.outcome != "review" for r in result.results):
+            raise typer.Exit(1)
+
+
+def _print_plan(result: object) -> None:
+    from lanectl.dispatch import Report
+
+    assert isinstance(result, Report)
+    if not result.planned and not result.skipped:
+        print("Nothing to dispatch: no task is ready (lanectl status).")
+    for plan in result.planned:
+        verb = "reclaim and rebuild" if plan["reclaim"] else "claim"
+        command = " ".join(plan["command"]) if plan["command"] else "the builder loop"
+        print(f"would {verb} {plan['task']}  {plan['title']}")
+        print(f"  builder  {plan['agent']}: {command}")
+        print(f"  worktree {plan['worktree']} at {plan['start'][:7]}, branch {plan['branch']}")
+        print(f"  checks   {', '.join(plan['checks']) or 'none configured'}")
+    for task, why in result.skipped:
+        print(f"skip {task}: {why}")
+
+
+def _print_summary(result: object) -> None:
+    from lanectl.dispatch import Report
+
+    assert isinstance(result, Report)
+    if not result.results:
+        print(
+            "Nothing dispatched"
+            + (": every ready task is claimed." if result.skipped else ": no task is ready.")
+        )
+        return
+    counts: dict[str, int] = {}
+    for r in result.results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    print("Dispatched: " + " · ".join(f"{n} {k}" for k, n in counts.items()))
+    for r in result.results:
+        print(f"  {r.task}  {r.outcome:<7} {r.reason}")
+        if r.outcome == "review":
+            print(f"  {'':10}  next: lanectl gate {r.task}")
