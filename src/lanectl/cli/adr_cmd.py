@@ -1,6 +1,5 @@
 """``lanectl adr …``"""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated

@@ -1,6 +1,5 @@
 """``lanectl dispatch``"""
 
-from __future__ import annotations
 
 import sys
 import threading

@@ -1,6 +1,5 @@
 """``lanectl doctor [--forge]``"""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """``lanectl init``"""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """``lanectl log`` and ``lanectl audit``."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated

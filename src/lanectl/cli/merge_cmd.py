@@ -1,6 +1,5 @@
 """``lanectl merge ID``"""
 
-from __future__ import annotations
 
 from typing import Annotated
 

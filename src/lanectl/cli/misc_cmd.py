@@ -1,6 +1,5 @@
 """``lanectl check``, ``status`` and ``demo``."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated

@@ -1,6 +1,5 @@
 """``lanectl policy explain``: ask the policy engine, record nothing."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """``lanectl sim serve``: the vendor simulator on loopback, until Ctrl-C."""
 
-from __future__ import annotations
 
 import signal
 import sys

@@ -1,6 +1,5 @@
 """``lanectl task …``"""
 
-from __future__ import annotations
 
 import sys
 from pathlib import Path
