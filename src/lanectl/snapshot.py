@@ -36,9 +36,9 @@ def fingerprint(directory: Path, suffix: str) -> tuple[str, int]:
             parts.append((name, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
     if parts:
         newest = max(max(p[1], p[2]) for p in parts)
-    parts.sort()
-    # repr of a list of (str, int…) tuples is deterministic and fast (C), unlike
-    # hash(), which is salted per process.
+    # Not sorted: a directory nobody changed lists in the same order, and a
+    # different order only costs a rebuild. repr of (str, int…) tuples is
+    # deterministic and fast (C), unlike hash(), which is salted per process.
     return hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest(), newest
 
 
