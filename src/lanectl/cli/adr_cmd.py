@@ -1,6 +1,5 @@
 """``lanectl adr …``"""
 
-
 import sys
 from typing import Annotated
 

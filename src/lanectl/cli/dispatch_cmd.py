@@ -1,6 +1,5 @@
 """``lanectl dispatch``"""
 
-
 import sys
 import threading
 from collections.abc import Iterator

@@ -1,6 +1,5 @@
 """``lanectl doctor [--forge]``"""
 
-
 from typing import Annotated
 
 import typer

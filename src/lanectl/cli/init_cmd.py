@@ -1,6 +1,5 @@
 """``lanectl init``"""
 
-
 from typing import Annotated
 
 import typer

@@ -1,6 +1,5 @@
 """``lanectl log`` and ``lanectl audit``."""
 
-
 import sys
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """``lanectl merge ID``"""
 
-
 from typing import Annotated
 
 import typer

@@ -1,6 +1,5 @@
 """``lanectl check``, ``status`` and ``demo``."""
 
-
 import sys
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """``lanectl policy explain``: ask the policy engine, record nothing."""
 
-
 from typing import Annotated
 
 import typer

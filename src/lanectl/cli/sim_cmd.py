@@ -1,6 +1,5 @@
 """``lanectl sim serve``: the vendor simulator on loopback, until Ctrl-C."""
 
-
 import signal
 import sys
 import threading

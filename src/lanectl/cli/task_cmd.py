@@ -1,6 +1,5 @@
 """``lanectl task …``"""
 
-
 import sys
 from pathlib import Path
 from typing import Annotated
