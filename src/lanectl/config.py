@@ -176,19 +176,36 @@ def _models() -> type[BaseModel]:
         _cred = field_validator("credential_env")(env_name)
         _argv = field_validator("command")(argv_template)
 
+    Vendor = Literal["anthropic", "openai", "openai-compatible"]
+
     class Budget(Strict):
         credential_env: str | None = None
-        keyring: str | None = None
+        keyring: str | None = Field(default=None, pattern=r"^[^/\s]+/[^/\s]+$")  # service/user
+        provider: Vendor | None = None  # the vendor this key belongs to (default: the agent's)
+        base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
         rpm: int | None = Field(default=None, gt=0)
         input_tpm: int | None = Field(default=None, gt=0)
         output_tpm: int | None = Field(default=None, gt=0)
         tpm: int | None = Field(default=None, gt=0)
         max_concurrency: int | None = Field(default=None, gt=0)
+        time_scale: float = Field(default=1.0, gt=0)  # >1 only against `lanectl sim serve`
         _cred = field_validator("credential_env")(env_name)
 
     class Route(Strict):
-        model: str
+        model: str = Field(min_length=1)
         budget: str | None = None
+        provider: Vendor | None = None
+        max_tokens: int | None = Field(default=None, gt=0)
+
+    class Price(Strict):  # US dollars per million tokens
+        input: float = Field(ge=0)
+        output: float = Field(ge=0)
+        cache_read: float | None = Field(default=None, ge=0)
+        cache_write: float | None = Field(default=None, ge=0)
+
+    class Cache(Strict):
+        responses: bool = True
+        max_age_days: float = Field(default=30, gt=0)
 
     class RiskRule(Strict):
         paths: list[str]
@@ -226,6 +243,8 @@ def _models() -> type[BaseModel]:
         agents: dict[str, Agent] = {}
         budgets: dict[str, Budget] = {}
         routing: dict[str, Route] = {}
+        prices: dict[str, Price] = {}
+        cache: Cache = Cache()
         policy: Policy = Policy()
         checks: list[str] = []
         dispatch: Dispatch = Dispatch()
@@ -365,6 +384,21 @@ def _cross_references(raw: dict[str, Any], where: Any) -> list[Problem]:
                 Problem(
                     where(("routing", name, "budget")),
                     f"routing › {name} › budget: unknown budget '{budget}'",
+                )
+            )
+    for name, budget in (raw.get("budgets") or {}).items():
+        if budget.get("credential_env") and budget.get("keyring"):
+            problems.append(
+                Problem(
+                    where(("budgets", name)),
+                    f"budgets › {name}: give credential_env or keyring, not both",
+                )
+            )
+        if budget.get("provider") == "openai-compatible" and not budget.get("base_url"):
+            problems.append(
+                Problem(
+                    where(("budgets", name)),
+                    f"budgets › {name}: provider openai-compatible needs base_url:",
                 )
             )
     seen: dict[str, int] = {}

@@ -16,6 +16,7 @@ from lanectl import __version__
 from lanectl.cli import (
     adr_cmd,
     approve_cmd,
+    budget_cmd,
     dispatch_cmd,
     doctor_cmd,
     gate_cmd,
@@ -75,6 +76,7 @@ misc_cmd.register(app)
 ledger_cmd.register(app)
 people_cmd.register(app)
 gate_cmd.register(app)
+budget_cmd.register(app)
 approve_cmd.register(app)
 merge_cmd.register(app)
 dispatch_cmd.register(app)
