@@ -52,28 +52,52 @@ def fs_now(directory: Path) -> int | None:
         probe.unlink(missing_ok=True)
 
 
+Entry = tuple[str, str, os.stat_result]  # (name, path, lstat)
+
+
+def scan(directory: Path, suffix: str = ".md") -> list[Entry]:
+    """Every ``*suffix`` file (not dot files) in ``directory`` with its lstat; [] if absent.
+
+    The one directory scan behind both the snapshot's fingerprint and the
+    per-file entries, so a snapshot miss does not stat every file twice.
+    """
+    found: list[Entry] = []
+    try:
+        entries = os.scandir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not name.endswith(suffix) or name.startswith("."):
+                continue
+            try:
+                found.append((name, entry.path, entry.stat(follow_symlinks=False)))
+            except FileNotFoundError:
+                continue
+    return found
+
+
 def load(
-    cache_file: Path, directory: Path, parse: Parser, *, version: str, suffix: str = ".md"
+    cache_file: Path,
+    directory: Path,
+    parse: Parser,
+    *,
+    version: str,
+    suffix: str = ".md",
+    scanned: list[Entry] | None = None,
 ) -> dict[str, Record]:
-    """Parsed records of every ``*suffix`` file in ``directory``, by file name."""
+    """Parsed records of every ``*suffix`` file in ``directory``, by file name.
+
+    ``scanned`` is a :func:`scan` the caller already made of ``directory``.
+    """
     old = _read(cache_file, version)
     fresh: dict[str, Any] = {}
     records: dict[str, Record] = {}
     scan_start: int | None = None
     probed = False
     changed = False
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        entries = []
-    for entry in entries:
-        name = entry.name
-        if not name.endswith(suffix) or name.startswith("."):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue
+    for name, path, st in scanned if scanned is not None else scan(directory, suffix):
         stamp = [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
         hit = old.get(name)
         # Used only when well formed and stamped exactly as the file is now.
@@ -87,7 +111,7 @@ def load(
         else:
             if not probed:
                 scan_start, probed = fs_now(cache_file.parent), True
-            record = parse(name, Path(entry.path), st)
+            record = parse(name, Path(path), st)
             changed = True
             # Stamped in the tick we are in: a change later in this tick would
             # keep the stamp, so parse it again next time instead of trusting it.

@@ -11,31 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from lanectl.index import Entry, save_json
 
-def fingerprint(directory: Path, suffix: str) -> tuple[str, int]:
-    """(digest over names and stamps, newest mtime/ctime in ns) of ``directory``."""
-    parts: list[tuple[str, int, int, int, int]] = []
-    newest = 0
-    try:
-        entries = os.scandir(directory)
-    except (FileNotFoundError, NotADirectoryError):
-        return hashlib.sha256(b"missing").hexdigest(), 0
-    with entries:
-        for entry in entries:
-            name = entry.name
-            if not name.endswith(suffix) or name.startswith("."):
-                continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            parts.append((name, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino))
-    if parts:
-        newest = max(max(p[1], p[2]) for p in parts)
+
+def fingerprint(scanned: list[Entry]) -> tuple[str, int]:
+    """(digest over names and stamps, newest mtime/ctime in ns) of a directory scan."""
+    parts = [
+        (name, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino) for name, _, st in scanned
+    ]
+    newest = max((max(p[1], p[2]) for p in parts), default=0)
     # Not sorted: a directory nobody changed lists in the same order, and a
     # different order only costs a rebuild. repr of (str, int…) tuples is
     # deterministic and fast (C), unlike hash(), which is salted per process.
@@ -55,6 +42,4 @@ def read(path: Path, version: str, digest: str) -> dict[str, Any] | None:
 
 
 def write(path: Path, payload: dict[str, Any]) -> None:
-    from lanectl.index import save_json
-
     save_json(path, payload)

@@ -385,7 +385,8 @@ def _from_record(name: str, record: index.Record) -> Task:
 def load(ws: Workspace) -> TaskSet:
     """Every task file, parsed; from the snapshot when nothing changed (ADR 0006)."""
     snap_file = ws.cache_dir / "tasks-snapshot.json"
-    digest, newest = snapshot.fingerprint(ws.tasks_dir, ".md")
+    scanned = index.scan(ws.tasks_dir, ".md")
+    digest, newest = snapshot.fingerprint(scanned)
     cached = snapshot.read(snap_file, INDEX_VERSION, digest)
     if cached is not None:
         try:
@@ -397,7 +398,7 @@ def load(ws: Workspace) -> TaskSet:
             )
         except (KeyError, TypeError, ValueError):
             pass  # a damaged snapshot: rebuild it from the files
-    taskset = _load_files(ws)
+    taskset = _load_files(ws, scanned)
     scan_start = index.fs_now(ws.cache_dir)
     if scan_start is not None and newest < scan_start:
         rows = [[t.file, *t[:4], *t[5:]] for t in taskset.tasks]
@@ -414,12 +415,13 @@ def load(ws: Workspace) -> TaskSet:
     return taskset
 
 
-def _load_files(ws: Workspace) -> TaskSet:
+def _load_files(ws: Workspace, scanned: list[index.Entry]) -> TaskSet:
     records = index.load(
         ws.cache_dir / "tasks.json",
         ws.tasks_dir,
         lambda name, path, st: parse(name, path, st),
         version=INDEX_VERSION,
+        scanned=scanned,
     )
     tasks: list[Task] = []
     broken: list[Broken] = []
