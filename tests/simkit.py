@@ -55,6 +55,13 @@ def close_clients() -> Iterator[None]:
         OPEN.pop().close()
 
 
+@pytest.fixture
+def sim_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator's keys in the variables the budgets name (import it autouse)."""
+    monkeypatch.setenv(ANTHROPIC_ENV, ANTHROPIC_KEY)
+    monkeypatch.setenv(OPENAI_ENV, OPENAI_KEY)
+
+
 def provider(sim: Simulator, kind: str = "anthropic", budget: str = "b") -> Provider:
     anthropic = kind == "anthropic"
     spec = ProviderSpec(

@@ -28,7 +28,6 @@ from lanectl.sim.stats import label
 from simkit import (
     ANTHROPIC_ENV,
     ANTHROPIC_KEY,
-    OPENAI_ENV,
     OPENAI_KEY,
     Events,
     ask,
@@ -37,16 +36,16 @@ from simkit import (
     opened,
     pacer,
     provider,
+    sim_keys,
     simulator,
 )
 
-__all__ = ["close_clients"]
+__all__ = ["close_clients", "sim_keys"]
 
 
 @pytest.fixture(autouse=True)
-def sim_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ANTHROPIC_ENV, ANTHROPIC_KEY)
-    monkeypatch.setenv(OPENAI_ENV, OPENAI_KEY)
+def _keys(sim_keys: None) -> None:
+    """Every test here talks to the simulator with its keys."""
 
 
 def stats(sim: Simulator, key: str = ANTHROPIC_KEY) -> dict[str, int]:

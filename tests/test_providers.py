@@ -38,16 +38,16 @@ from simkit import (
     close_clients,
     opened,
     provider,
+    sim_keys,
     simulator,
 )
 
-__all__ = ["close_clients"]
+__all__ = ["close_clients", "sim_keys"]
 
 
 @pytest.fixture(autouse=True)
-def sim_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ANTHROPIC_ENV, ANTHROPIC_KEY)
-    monkeypatch.setenv(OPENAI_ENV, OPENAI_KEY)
+def _keys(sim_keys: None) -> None:
+    """Every test here talks to the simulator with its keys."""
 
 
 # ---------------------------------------------------------------------------
