@@ -19,7 +19,6 @@ from lanectl.providers import credentials
 from lanectl.providers.base import (
     HeaderHook,
     Message,
-    ProviderError,
     Request,
     StopReason,
     ToolCall,
@@ -27,7 +26,12 @@ from lanectl.providers.base import (
     Usage,
 )
 from lanectl.providers.registry import ProviderSpec
-from lanectl.providers.wrap import lower_headers, sdk_params, stream_broke, tag_headers, to_error
+from lanectl.providers.wrap import (
+    exchange,
+    sdk_params,
+    stream_broke,
+    tag_headers,
+)
 
 DEFAULT_URL = "https://api.openai.com/v1"
 _STOPS: dict[str, StopReason] = {
@@ -142,25 +146,18 @@ class OpenAIProvider:
         if request.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        try:
-            raw = self._client.chat.completions.with_raw_response.create(
+        return exchange(
+            lambda: self._client.chat.completions.with_raw_response.create(
                 **body, extra_headers=tag_headers(tags)
-            )
-        except openai.APIError as exc:
-            raise to_error(exc, self.spec, request.model, secret=self._secret) from None
-        headers = lower_headers(raw.headers)
-        if on_headers is not None:
-            on_headers(headers)
-        try:
-            if request.stream:
-                return self._from_stream(raw.parse(), headers, request)
-            return self._from_completion(raw.parse(), headers)
-        except ProviderError:
-            raise
-        except Exception as exc:  # an error chunk or a broken connection mid-stream
-            raise to_error(
-                exc, self.spec, request.model, secret=self._secret, in_stream=request.stream
-            ) from None
+            ),
+            openai.APIError,
+            self.spec,
+            request,
+            secret=self._secret,
+            on_headers=on_headers,
+            parse_one=self._from_completion,
+            parse_stream=self._from_stream,
+        )
 
     def _from_completion(self, completion: Any, headers: Mapping[str, str]) -> Turn:
         choice = completion.choices[0] if completion.choices else None

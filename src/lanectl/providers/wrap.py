@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from lanectl import ratelimits
-from lanectl.providers.base import ProviderError
+from lanectl.providers.base import HeaderHook, ProviderError, Request, Turn
 from lanectl.providers.classify import WORDS, classify, hint_for
 from lanectl.providers.registry import ProviderSpec
 
@@ -107,3 +107,38 @@ def stream_broke(spec: ProviderSpec, model: str, headers: Mapping[str, str]) -> 
         headers=headers,
         hint=hint_for("overloaded", env=spec.credential_env, budget=spec.budget or None),
     )
+
+
+def exchange(
+    send: Callable[[], Any],
+    sdk_error: type[BaseException],
+    spec: ProviderSpec,
+    request: Request,
+    *,
+    secret: str,
+    on_headers: HeaderHook | None,
+    parse_one: Callable[[Any, Mapping[str, str]], Turn],
+    parse_stream: Callable[[Any, Mapping[str, str], Request], Turn],
+) -> Turn:
+    """Send one request through an SDK's raw-response call and parse it.
+
+    The one sequence both vendors share: an SDK error becomes a classified
+    :class:`ProviderError`; headers reach ``on_headers`` before the body is
+    read; anything that breaks while parsing (an error event or a dropped
+    connection mid-stream) is classified too, as in-stream when streaming.
+    """
+    try:
+        raw = send()
+    except sdk_error as exc:
+        raise to_error(exc, spec, request.model, secret=secret) from None
+    headers = lower_headers(raw.headers)
+    if on_headers is not None:
+        on_headers(headers)
+    try:
+        if request.stream:
+            return parse_stream(raw.parse(), headers, request)
+        return parse_one(raw.parse(), headers)
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise to_error(exc, spec, request.model, secret=secret, in_stream=request.stream) from None
