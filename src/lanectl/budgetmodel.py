@@ -255,14 +255,8 @@ def estimate_input_tokens(request: Request) -> int:
 
 
 def cost(input_tokens: int, max_tokens: int) -> dict[str, float]:
-    """What one request reserves in each dimension a budget may have."""
-    return {
-        "requests": 1.0,
-        "burst": 1.0,
-        "input_tokens": float(input_tokens),
-        "output_tokens": float(max_tokens),
-        "tokens": float(input_tokens + max_tokens),
-    }
+    """What one request reserves in each dimension a budget may have (output = max_tokens)."""
+    return actual(input_tokens, max_tokens)
 
 
 def burst_bucket(sent_in_window: int, now: float, scale: float) -> Bucket:
