@@ -173,6 +173,10 @@ def _models() -> type[BaseModel]:
         credential_env: str | None = None
         command: list[str] | None = Field(default=None, min_length=1)  # argv, never a shell line
         timeout_s: float | None = Field(default=None, gt=0)
+        # The model loop (providers anthropic/openai/openai-compatible): per task.
+        max_steps: int | None = Field(default=None, gt=0, le=1000)  # model turns
+        max_tokens: int | None = Field(default=None, gt=0)  # input + output, all turns
+        reply_tokens: int | None = Field(default=None, gt=0, le=200_000)  # max_tokens per turn
         _cred = field_validator("credential_env")(env_name)
         _argv = field_validator("command")(argv_template)
 
@@ -234,6 +238,21 @@ def _models() -> type[BaseModel]:
         timeout_s: float = Field(default=3600, gt=0)  # an agent's run, unless it sets its own
         check_timeout_s: float = Field(default=900, gt=0)
 
+    def command_patterns(value: list[str]) -> list[str]:
+        from lanectl.toolbox import pattern_problem
+
+        for index, pattern in enumerate(value):
+            problem = pattern_problem(pattern)
+            if problem:
+                raise ValueError(f"item {index}: {problem}")
+        return value
+
+    class Tools(Strict):  # what a model agent's tools may do (ADR 0022)
+        commands: list[str] = []  # `run` allow-list: one glob per word, last word ... = any more
+        run_timeout_s: float = Field(default=300, gt=0)
+        output_cap: int = Field(default=16000, ge=1000, le=1_000_000)  # characters per result
+        _commands = field_validator("commands")(command_patterns)
+
     class Config(Strict):
         version: Literal[1]
         base_branch: str = Field(default="main", pattern=r"^[\w./-]+$")
@@ -248,6 +267,7 @@ def _models() -> type[BaseModel]:
         policy: Policy = Policy()
         checks: list[str] = []
         dispatch: Dispatch = Dispatch()
+        tools: Tools = Tools()
 
     return Config
 

@@ -48,6 +48,24 @@ class Guard:
                 policy.enforce(change, self.actor, action, self.ctx)
         return decision
 
+    def deny(self, action: Action, rule: str, reason: str) -> Decision:
+        """Record a denial decided outside the policy engine (a tool's own limit, such as
+        the ``run`` allow-list), in the same ``tool.denied`` shape."""
+        decision = Decision(False, rule, reason, (action.describe(),))
+        with state.change(
+            self.ws, self.actor.name, self.actor.role, f"denied {action.kind}", self.task
+        ) as change:
+            ledger.record(
+                change,
+                "tool.denied" if self.actor.role in policy.AGENT_ROLES else "gate.blocked",
+                task=action.task or self.task,
+                attempted=decision.attempted,
+                result="blocked",
+                reason=reason,
+                data={"rule": rule, "action": action.kind},
+            )
+        return decision
+
     def tool_call(self, tool: str, args: Any, data: Mapping[str, Any] | None = None) -> None:
         """Record one tool call the agent made (``tool.call``), redacted like every event."""
         with state.change(self.ws, self.actor.name, self.actor.role, f"{tool}", self.task) as ch:
