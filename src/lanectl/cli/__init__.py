@@ -6,6 +6,7 @@ commands that need them so ``lanectl --help`` stays quick.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from lanectl.cli import (
     adr_cmd,
     approve_cmd,
     budget_cmd,
+    completion_cmd,
     dispatch_cmd,
     doctor_cmd,
     gate_cmd,
@@ -38,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    add_completion=False,  # `lanectl completion SHELL` instead (ADR 0030)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -81,9 +84,12 @@ approve_cmd.register(app)
 merge_cmd.register(app)
 dispatch_cmd.register(app)
 doctor_cmd.register(app)
+completion_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
     from lanectl.cli.errors import run
 
+    if completion_cmd.COMPLETE_VAR in os.environ:  # a shell asking what TAB completes to
+        completion_cmd.prepare()
     sys.exit(run(app, argv))
