@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lanectl import docgen
-from lanectl.docgen import clidoc
+from lanectl import config, docgen
+from lanectl.docgen import clidoc, configdoc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +28,42 @@ def test_generated_pages_are_up_to_date() -> None:
         f"regenerate it with `{docgen.REGENERATE}` and commit the result"
         for path in stale
     )
+
+
+def test_every_config_key_has_a_description() -> None:
+    missing = configdoc.undocumented()
+    assert not missing, (
+        f"add Field(description=...) in src/lanectl/config.py for {', '.join(missing)}, "
+        f"then run `{docgen.REGENERATE}`"
+    )
+
+
+def test_undocumented_keys_are_found_at_any_depth() -> None:
+    from pydantic import BaseModel, Field
+
+    class Leaf(BaseModel):
+        said: int = Field(default=1, description="Documented.")
+        bare: int = 2
+
+    class Top(BaseModel):
+        leaves: dict[str, Leaf] = Field(default={}, description="Documented.")
+        other: list[Leaf] | None = None
+
+    assert configdoc.undocumented(Top) == ["other", "leaves.<name>.bare", "other[].bare"]
+
+
+def test_the_config_page_has_a_row_for_every_key_with_its_schema_facts() -> None:
+    page = (ROOT / configdoc.PATH).read_text()
+    for section in configdoc.sections(config._models()):
+        heading = f"## `{section.title}`" if section.title else "## Top level"
+        body = page.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+        for name, field in section.model.model_fields.items():
+            assert f"| `{name}` |" in body, f"{section.title}.{name}"
+            assert str(field.description).split()[0] in body, f"{section.title}.{name}"
+    agents = page.split("\n## `agents.<name>`\n", 1)[1].split("\n## ", 1)[0]
+    assert "| `max_steps` | integer | unset | > 0; ≤ 1000 | Model loop:" in agents
+    assert "| `role` | one of `builder`, `reviewer`, `security`, `designer` | required |" in agents
+    assert "never the secret |" in agents  # credential_env: the validator's own docstring
 
 
 def test_check_names_the_stale_page_and_the_command(tmp_path: Path) -> None:

@@ -124,17 +124,21 @@ def settings(raw: dict[str, Any]) -> Settings:
 def _models() -> type[BaseModel]:
     from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+    # Every field has a description: docs/config.md is generated from them (ADR 0030).
     class Strict(BaseModel):
         model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     Tier = Literal["low", "medium", "high"]
 
     def env_name(value: str | None) -> str | None:
+        """the NAME of an environment variable (`A-Z`, `0-9`, `_`), never the secret"""
         if value is not None and not ENV_NAME.match(value):
             raise ValueError("must be the NAME of an environment variable (e.g. OPENAI_API_KEY)")
         return value
 
     def argv_template(value: list[str] | None) -> list[str] | None:
+        """an argv list; the first item names the program; placeholders only
+        `{prompt_file}`, `{worktree}`, `{task}`, `{model}`"""
         for index, word in enumerate(value or []):
             names = _PLACEHOLDER.findall(word)
             unknown = [n for n in names if n not in COMMAND_PLACEHOLDERS]
@@ -148,97 +152,278 @@ def _models() -> type[BaseModel]:
         return value
 
     class Forge(Strict):
-        kind: Literal["local", "github"] = "local"
-        repo: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
-        token_env: str | None = None
-        api_url: str | None = None
+        """Where pull requests, statuses and merges happen (ADR 0016)."""
+
+        kind: Literal["local", "github"] = Field(
+            default="local",
+            description="`local`: offline, lanectl merges in this repository; `github`: "
+            "pull requests, the `lanectl/gate` status and merges through the GitHub API.",
+        )
+        repo: str | None = Field(
+            default=None,
+            pattern=r"^[\w.-]+/[\w.-]+$",
+            description="OWNER/NAME of the GitHub repository (kind `github`).",
+        )
+        token_env: str | None = Field(
+            default=None,
+            description="The environment variable holding the forge token "
+            "(unset: `GITHUB_TOKEN`). Agents never get it.",
+        )
+        api_url: str | None = Field(
+            default=None,
+            description="The GitHub API base URL, https only (unset: "
+            "`https://api.github.com`; GitHub Enterprise: `https://HOST/api/v3`).",
+        )
         _token = field_validator("token_env")(env_name)
 
     class State(Strict):
-        branch: str = Field(default=DEFAULT_STATE_BRANCH, pattern=r"^[\w./-]+$")
-        commit: bool = True
+        """Tasks, the ledger and evidence live on a branch of their own (ADR 0005)."""
+
+        branch: str = Field(
+            default=DEFAULT_STATE_BRANCH,
+            pattern=r"^[\w./-]+$",
+            description="The state branch, checked out under `.git/lanectl/state`; push it "
+            "like any branch to share state.",
+        )
+        commit: bool = Field(
+            default=True,
+            description="Commit every state change (author `lanectl`); `false`: write the "
+            "files and commit them yourself (as `--no-commit` does once).",
+        )
 
     class Human(Strict):
-        id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
-        name: str | None = None
-        email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+        """A person who may approve and merge (`lanectl human add`); their SSH public key
+        is in `.lanes/allowed_signers` under the same email."""
+
+        id: str = Field(
+            pattern=r"^[a-z0-9][a-z0-9._-]*$",
+            description="Short id, e.g. `alice`; unique among humans and agents.",
+        )
+        name: str | None = Field(default=None, description="Display name.")
+        email: str = Field(
+            pattern=r"^[^@\s]+@[^@\s]+$",
+            description="The signing principal: the email of their key in "
+            "`.lanes/allowed_signers` and their git `user.email`.",
+        )
 
     class Agent(Strict):
-        role: Literal["builder", "reviewer", "security", "designer"]
-        provider: Literal["anthropic", "openai", "openai-compatible", "command"]
-        model: str | None = None
-        family: str
-        budget: str | None = None
-        base_url: str | None = None
-        credential_env: str | None = None
-        command: list[str] | None = Field(default=None, min_length=1)  # argv, never a shell line
-        timeout_s: float | None = Field(default=None, gt=0)
+        """An agent, one lane each (`lanectl agent add`); the key is its name, e.g.
+        `builder-claude`. Its signing key is lanectl-managed (ADR 0009)."""
+
+        role: Literal["builder", "reviewer", "security", "designer"] = Field(
+            description="Its lane: what it may do is fixed in code (docs/roles/)."
+        )
+        provider: Literal["anthropic", "openai", "openai-compatible", "command"] = Field(
+            description="How it is run: a vendor API (`openai-compatible`: any server "
+            "speaking Chat Completions, with `base_url`) or `command`, an external agent "
+            "CLI (docs/agents.md)."
+        )
+        model: str | None = Field(
+            default=None, description="The model name; recorded as `Lane-Model` on commits."
+        )
+        family: str = Field(
+            description="Model family (e.g. `anthropic`, `openai`, `google`): reviews must "
+            "come from another family than the builder's (`policy.diversity`)."
+        )
+        budget: str | None = Field(
+            default=None,
+            description="The budget it draws on (a key of `budgets`); its credential "
+            "and endpoint come from there.",
+        )
+        base_url: str | None = Field(
+            default=None,
+            description="The API endpoint, when its budget names none "
+            "(`openai-compatible` servers).",
+        )
+        credential_env: str | None = Field(
+            default=None,
+            description="The environment variable holding its API key, when its budget names none.",
+        )
+        command: list[str] | None = Field(
+            default=None,
+            min_length=1,
+            description="Provider `command` only, and required there: the argv lanectl runs "
+            "in the worktree, never a shell line.",
+        )
+        timeout_s: float | None = Field(
+            default=None,
+            gt=0,
+            description="Seconds one run may take (unset: `dispatch.timeout_s`).",
+        )
         # The model loop (providers anthropic/openai/openai-compatible): per task.
-        max_steps: int | None = Field(default=None, gt=0, le=1000)  # model turns
-        max_tokens: int | None = Field(default=None, gt=0)  # input + output, all turns
-        reply_tokens: int | None = Field(default=None, gt=0, le=200_000)  # max_tokens per turn
+        max_steps: int | None = Field(
+            default=None,
+            gt=0,
+            le=1000,
+            description="Model loop: at most this many model turns per task.",
+        )
+        max_tokens: int | None = Field(
+            default=None,
+            gt=0,
+            description="Model loop: at most this many tokens per task, input and "
+            "output over all turns.",
+        )
+        reply_tokens: int | None = Field(
+            default=None,
+            gt=0,
+            le=200_000,
+            description="Model loop: `max_tokens` of each model turn.",
+        )
         _cred = field_validator("credential_env")(env_name)
         _argv = field_validator("command")(argv_template)
 
     Vendor = Literal["anthropic", "openai", "openai-compatible"]
 
     class Budget(Strict):
-        credential_env: str | None = None
-        keyring: str | None = Field(default=None, pattern=r"^[^/\s]+/[^/\s]+$")  # service/user
-        provider: Vendor | None = None  # the vendor this key belongs to (default: the agent's)
-        base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
-        rpm: int | None = Field(default=None, gt=0)
-        input_tpm: int | None = Field(default=None, gt=0)
-        output_tpm: int | None = Field(default=None, gt=0)
-        tpm: int | None = Field(default=None, gt=0)
-        max_concurrency: int | None = Field(default=None, gt=0)
-        time_scale: float = Field(default=1.0, gt=0)  # >1 only against `lanectl sim serve`
+        """A rate budget: one per credential, shared by every agent and process that uses
+        it, and paced so calls stay inside its limits (ADR 0020). Its key is its name."""
+
+        credential_env: str | None = Field(
+            default=None, description="The environment variable holding the API key."
+        )
+        keyring: str | None = Field(
+            default=None,
+            pattern=r"^[^/\s]+/[^/\s]+$",
+            description="Or a `service/user` entry in the system keyring (needs the "
+            "`keyring` package); not both.",
+        )
+        provider: Vendor | None = Field(
+            default=None,
+            description="The vendor this key belongs to (unset: the agent's provider).",
+        )
+        base_url: str | None = Field(
+            default=None,
+            pattern=r"^https?://\S+$",
+            description="The endpoint; required for `openai-compatible`.",
+        )
+        rpm: int | None = Field(default=None, gt=0, description="Requests per minute.")
+        input_tpm: int | None = Field(default=None, gt=0, description="Input tokens per minute.")
+        output_tpm: int | None = Field(default=None, gt=0, description="Output tokens per minute.")
+        tpm: int | None = Field(
+            default=None, gt=0, description="Tokens per minute, input and output together."
+        )
+        max_concurrency: int | None = Field(
+            default=None, gt=0, description="Requests in flight at once, at most."
+        )
+        time_scale: float = Field(
+            default=1.0,
+            gt=0,
+            description="How much faster than real time the vendor's clock runs: above 1 "
+            "only against `lanectl sim serve`.",
+        )
         _cred = field_validator("credential_env")(env_name)
 
     class Route(Strict):
-        model: str = Field(min_length=1)
-        budget: str | None = None
-        provider: Vendor | None = None
-        max_tokens: int | None = Field(default=None, gt=0)
+        """A route: light work (summaries, triage) sent to a cheaper model. Its key is the
+        route's name, e.g. `summarize`."""
 
-    class Price(Strict):  # US dollars per million tokens
-        input: float = Field(ge=0)
-        output: float = Field(ge=0)
-        cache_read: float | None = Field(default=None, ge=0)
-        cache_write: float | None = Field(default=None, ge=0)
+        model: str = Field(min_length=1, description="The model that answers.")
+        budget: str | None = Field(
+            default=None,
+            description="The budget it draws on (a key of `budgets`; unset: the agent's).",
+        )
+        provider: Vendor | None = Field(
+            default=None, description="The vendor (unset: the budget's or the agent's)."
+        )
+        max_tokens: int | None = Field(
+            default=None, gt=0, description="A cap on output tokens per call."
+        )
+
+    class Price(Strict):
+        """What a model costs, in US dollars per million tokens, for `lanectl budget`.
+        Its key is the model name."""
+
+        input: float = Field(ge=0, description="Input tokens.")
+        output: float = Field(ge=0, description="Output tokens.")
+        cache_read: float | None = Field(
+            default=None, ge=0, description="Prompt-cache reads (unset: the input price)."
+        )
+        cache_write: float | None = Field(
+            default=None, ge=0, description="Prompt-cache writes (unset: the input price)."
+        )
 
     class Cache(Strict):
-        responses: bool = True
-        max_age_days: float = Field(default=30, gt=0)
+        """The local response cache: an identical request is answered without sending it
+        (ADR 0021)."""
+
+        responses: bool = Field(default=True, description="Use the cache.")
+        max_age_days: float = Field(default=30, gt=0, description="Days a cached answer is kept.")
 
     class RiskRule(Strict):
-        paths: list[str]
-        tier: Tier
-        reason: str | None = None
+        """A diff-based risk rule: a task touching these paths is at least this tier."""
+
+        paths: list[str] = Field(description="Globs of repository paths.")
+        tier: Tier = Field(description="The tier a change under them has at least.")
+        reason: str | None = Field(default=None, description="Why, shown by the gate.")
 
     class RedRule(Strict):
-        name: str
-        commands: list[str] = []
-        paths: list[str] = []
-        hosts: list[str] = []
-        reason: str | None = None
+        """A red rule of your own: it binds every actor, like the built-in ones, which
+        cannot be disabled (SPEC §5.2)."""
+
+        name: str = Field(description="Named in every denial and ledger event.")
+        commands: list[str] = Field(
+            default=[],
+            description="Globs of commands it forbids, found through shells and wrappers; "
+            "a pattern also matches with more arguments after it.",
+        )
+        paths: list[str] = Field(default=[], description="Globs of paths it forbids.")
+        hosts: list[str] = Field(default=[], description="Globs of hosts it forbids.")
+        reason: str | None = Field(default=None, description="Why, shown with a denial.")
 
     class Approval(Strict):
-        required_from: Tier = "low"
+        """Human approval."""
+
+        required_from: Tier = Field(
+            default="low",
+            description="The lowest tier that needs a human approval commit. Not read yet: "
+            "every tier needs one (a standing approval may cover low).",
+        )
 
     class Policy(Strict):
-        diversity: Literal["strict", "warn"] = "strict"
-        approval: Approval = Approval()
-        risk: list[RiskRule] = []
-        red_rules: list[RedRule] = []
+        """The rules the gate applies (SPEC §5, §6)."""
+
+        diversity: Literal["strict", "warn"] = Field(
+            default="strict",
+            description="`strict`: a review from the builder's model family does not count; "
+            "`warn`: it counts, with a warning.",
+        )
+        approval: Approval = Field(default=Approval(), description="Human approval.")
+        risk: list[RiskRule] = Field(
+            default=[],
+            description="Risk rules, in addition to the built-in ones (`.lanes/**` and CI "
+            "workflows are high, as is a diff with a secret in it).",
+        )
+        red_rules: list[RedRule] = Field(
+            default=[], description="Your own red rules, on top of the built-in ones."
+        )
 
     class Dispatch(Strict):
-        remote: str | None = Field(default=None, pattern=r"^[\w.-]+$")  # claims shared here
-        lease_s: float = Field(default=300, gt=0)
-        timeout_s: float = Field(default=3600, gt=0)  # an agent's run, unless it sets its own
-        check_timeout_s: float = Field(default=900, gt=0)
+        """Claims and time limits of `lanectl dispatch` (ADR 0017, 0018)."""
+
+        remote: str | None = Field(
+            default=None,
+            pattern=r"^[\w.-]+$",
+            description="A git remote to share claims through (and push `lanes/<task>` "
+            "to), so dispatchers on several machines never build the same task.",
+        )
+        lease_s: float = Field(
+            default=300,
+            gt=0,
+            description="Seconds a claim lasts unless renewed; renewed every third of it "
+            "while the builder runs.",
+        )
+        timeout_s: float = Field(
+            default=3600,
+            gt=0,
+            description="Seconds an agent's run may take, unless the agent sets its own.",
+        )
+        check_timeout_s: float = Field(
+            default=900, gt=0, description="Seconds each configured check may take."
+        )
 
     def command_patterns(value: list[str]) -> list[str]:
+        """each a command pattern: the first word names the program, one glob per further
+        word, a last word `...` allows any more"""
         from lanectl.toolbox import pattern_problem
 
         for index, pattern in enumerate(value):
@@ -247,27 +432,60 @@ def _models() -> type[BaseModel]:
                 raise ValueError(f"item {index}: {problem}")
         return value
 
-    class Tools(Strict):  # what a model agent's tools may do (ADR 0022)
-        commands: list[str] = []  # `run` allow-list: one glob per word, last word ... = any more
-        run_timeout_s: float = Field(default=300, gt=0)
-        output_cap: int = Field(default=16000, ge=1000, le=1_000_000)  # characters per result
+    class Tools(Strict):
+        """What a model agent's tools may do (ADR 0022)."""
+
+        commands: list[str] = Field(
+            default=[],
+            description="What the `run` tool may start besides the configured checks.",
+        )
+        run_timeout_s: float = Field(default=300, gt=0, description="Seconds one `run` may take.")
+        output_cap: int = Field(
+            default=16000,
+            ge=1000,
+            le=1_000_000,
+            description="Characters of a tool result the model sees, at most.",
+        )
         _commands = field_validator("commands")(command_patterns)
 
     class Config(Strict):
-        version: Literal[1]
-        base_branch: str = Field(default="main", pattern=r"^[\w./-]+$")
-        state: State = State()
-        forge: Forge = Forge()
-        humans: list[Human] = []
-        agents: dict[str, Agent] = {}
-        budgets: dict[str, Budget] = {}
-        routing: dict[str, Route] = {}
-        prices: dict[str, Price] = {}
-        cache: Cache = Cache()
-        policy: Policy = Policy()
-        checks: list[str] = []
-        dispatch: Dispatch = Dispatch()
-        tools: Tools = Tools()
+        """The top level of `.lanes/config.yaml`."""
+
+        version: Literal[1] = Field(
+            description="The format version; lanectl refuses a version it does not know."
+        )
+        base_branch: str = Field(
+            default="main",
+            pattern=r"^[\w./-]+$",
+            description="The branch work merges into; policy, signers and ADRs are read "
+            "from it, never from the working tree.",
+        )
+        state: State = Field(
+            default=State(), description="Where tasks, the ledger and evidence live."
+        )
+        forge: Forge = Field(default=Forge(), description="Where merges happen.")
+        humans: list[Human] = Field(default=[], description="People who may approve and merge.")
+        agents: dict[str, Agent] = Field(default={}, description="The agents, by name.")
+        budgets: dict[str, Budget] = Field(
+            default={}, description="Rate budgets, by name: one per credential."
+        )
+        routing: dict[str, Route] = Field(
+            default={}, description="Routes to cheaper models, by name."
+        )
+        prices: dict[str, Price] = Field(
+            default={}, description="Prices for `lanectl budget`, by model name."
+        )
+        cache: Cache = Field(default=Cache(), description="The response cache.")
+        policy: Policy = Field(default=Policy(), description="The rules the gate applies.")
+        checks: list[str] = Field(
+            default=[],
+            description="Commands lanectl runs in the task's worktree at the head under "
+            "review, split like a shell would but run without one; all must pass.",
+        )
+        dispatch: Dispatch = Field(
+            default=Dispatch(), description="Claims and time limits of `lanectl dispatch`."
+        )
+        tools: Tools = Field(default=Tools(), description="What a model agent's tools may do.")
 
     return Config
 

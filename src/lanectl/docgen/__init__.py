@@ -36,9 +36,12 @@ def source_root() -> Path | None:
 
 def pages(root: Path) -> list[Page]:
     """Every generated page as it should be now."""
-    from lanectl.docgen import clidoc
+    from lanectl.docgen import clidoc, configdoc
 
-    return [Page(clidoc.PATH, clidoc.render(REGENERATE))]
+    return [
+        Page(clidoc.PATH, clidoc.render(REGENERATE)),
+        Page(configdoc.PATH, configdoc.render(REGENERATE)),
+    ]
 
 
 def stale(root: Path) -> list[str]:
