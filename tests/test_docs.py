@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from lanectl import config, docgen
-from lanectl.docgen import clidoc, configdoc
+from lanectl.docgen import clidoc, configdoc, roledoc
+from lanectl.errors import LaneError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +65,30 @@ def test_the_config_page_has_a_row_for_every_key_with_its_schema_facts() -> None
     assert "| `max_steps` | integer | unset | > 0; ≤ 1000 | Model loop:" in agents
     assert "| `role` | one of `builder`, `reviewer`, `security`, `designer` | required |" in agents
     assert "never the secret |" in agents  # credential_env: the validator's own docstring
+
+
+def test_role_blocks_are_rewritten_from_the_code_and_unknown_ones_refused() -> None:
+    stale = "intro\n<!-- docgen:capabilities security -->\n| old | table |\n<!-- /docgen -->\nend\n"
+    filled = roledoc.fill(stale, "docs/roles/x.md")
+    assert "| old | table |" not in filled
+    assert filled.startswith("intro\n<!-- docgen:capabilities security -->\n| action |")
+    assert filled.endswith("<!-- /docgen -->\nend\n")
+    assert "| veto a task | `lane.veto` | ✓ | security, human |  |" in filled
+    assert roledoc.fill(filled, "docs/roles/x.md") == filled
+    with pytest.raises(LaneError, match=r"docs/roles/x.md: unknown block docgen:nope"):
+        roledoc.fill("<!-- docgen:nope -->\n<!-- /docgen -->\n", "docs/roles/x.md")
+
+
+def test_role_pages_document_every_placeholder_of_their_prompt() -> None:
+    for path, text in roledoc.pages(ROOT):
+        assert roledoc.UNDOCUMENTED not in text, (
+            f"{path}: a prompt placeholder has no description; add it to "
+            "placeholder_text() in src/lanectl/docgen/roledoc.py, "
+            f"then run `{docgen.REGENERATE}`"
+        )
+    builder = (ROOT / "docs/roles/builder.md").read_text()
+    for name in ("task_id", "goal", "acceptance", "notes", "adrs", "worktree", "paths"):
+        assert f"| `{{{name}}}` |" in builder
 
 
 def test_check_names_the_stale_page_and_the_command(tmp_path: Path) -> None:

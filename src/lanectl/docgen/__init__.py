@@ -36,11 +36,12 @@ def source_root() -> Path | None:
 
 def pages(root: Path) -> list[Page]:
     """Every generated page as it should be now."""
-    from lanectl.docgen import clidoc, configdoc
+    from lanectl.docgen import clidoc, configdoc, roledoc
 
     return [
         Page(clidoc.PATH, clidoc.render(REGENERATE)),
         Page(configdoc.PATH, configdoc.render(REGENERATE)),
+        *(Page(path, text) for path, text in roledoc.pages(root)),
     ]
 
 

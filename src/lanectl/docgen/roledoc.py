@@ -1,0 +1,133 @@
+"""The generated blocks of ``docs/roles/*.md``: what each lane may do, from the code.
+
+The prose of a role page is written by hand; blocks between
+``<!-- docgen:NAME [ARG] -->`` and ``<!-- /docgen -->`` are rewritten from
+the capability table in :mod:`lanectl.policy`, the red-rule labels in
+:mod:`lanectl.cmdscan`, the model tools in :mod:`lanectl.toolbox` and the
+placeholders of the shipped prompt templates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from lanectl.errors import LaneError
+
+ROLES_DIR = "docs/roles"
+UNDOCUMENTED = "**undocumented**"
+BLOCK = re.compile(r"(<!-- docgen:([\w-]+)(?: ([\w./-]+))? -->\n)(.*?)(<!-- /docgen -->)", re.S)
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def placeholder_text() -> dict[str, dict[str, str]]:
+    """What each placeholder of a shipped prompt is filled with (by the code that fills it)."""
+    from lanectl.builderprompt import ADR_CAP, SECTION_CAP
+
+    section = f"{SECTION_CAP:,} characters at most"
+    return {
+        "prompts/builder.md": {
+            "agent": "the builder's name in `agents`, e.g. `builder-claude`",
+            "task_id": "the task id, e.g. `T-7K2M`",
+            "title": "the task's title",
+            "goal": f"the task file's `## Goal` section ({section})",
+            "acceptance": f"the task file's `## Acceptance` section ({section})",
+            "notes": "the task file's `## Log`: notes from earlier attempts, reviews and "
+            f"decisions ({section})",
+            "adrs": "the full text of each ADR the task names (`adrs:`), read from the base "
+            f"branch's commit, {ADR_CAP:,} characters each; `(none named by the task)` "
+            "otherwise",
+            "base": "the base branch, e.g. `main`",
+            "worktree": "the absolute path of the task's worktree",
+            "paths": "the task's write scope (`paths:`), or `anywhere in the repository`",
+            "checks": "the configured `checks`, or `none configured`",
+        },
+    }
+
+
+LANES = ("builder", "review")  # the model loop's tool sets: builders write, reviews read
+
+
+def _capabilities(role: str | None) -> list[str]:
+    from lanectl import policy
+
+    if role not in policy.ROLES:
+        raise LaneError(f"docgen:capabilities needs a role ({', '.join(policy.ROLES)})")
+    lines = [f"| action | rule | {role} | who may | if it tries anyway |", "|---|---|---|---|---|"]
+    for kind, (what, roles) in policy.CAPABILITIES.items():
+        may = role in roles
+        who = ", ".join(r for r in policy.ROLES if r in roles)
+        instead = "" if may else policy.NEXT_STEP.get(kind, "refused")
+        lines.append(
+            f"| {what} | `lane.{kind}` | {'✓' if may else '✗'} | {who} | {_cell(instead)} |"
+        )
+    return lines
+
+
+def _red_rules(_: str | None) -> list[str]:
+    from lanectl import cmdscan
+
+    lines = ["| rule | refused, for every role |", "|---|---|"]
+    for rule, label in cmdscan.LABELS.items():
+        if rule.startswith("red."):
+            lines.append(f"| `{rule}` | {_cell(label)} |")
+    return lines
+
+
+def _tools(lane: str | None) -> list[str]:
+    from lanectl.toolbox import READ_TOOLS, SPECS, WRITE_TOOLS
+
+    if lane not in LANES:
+        raise LaneError(f"docgen:tools needs one of {', '.join(LANES)}")
+    names = (*WRITE_TOOLS, "finish") if lane == "builder" else READ_TOOLS
+    lines = ["| tool | what it does |", "|---|---|"]
+    lines += [f"| `{name}` | {_cell(SPECS[name].description)} |" for name in names]
+    return lines
+
+
+def _placeholders(template: str | None) -> list[str]:
+    from lanectl import templates
+
+    if template is None:
+        raise LaneError("docgen:placeholders needs a template name, e.g. prompts/builder.md")
+    text = templates.shipped(template)
+    known = placeholder_text().get(template, {})
+    lines = ["| placeholder | filled with |", "|---|---|"]
+    for name in dict.fromkeys(_PLACEHOLDER.findall(text)):
+        lines.append(f"| `{{{name}}}` | {_cell(known.get(name, UNDOCUMENTED))} |")
+    return lines
+
+
+BLOCKS: dict[str, Callable[[str | None], list[str]]] = {
+    "capabilities": _capabilities,
+    "red-rules": _red_rules,
+    "tools": _tools,
+    "placeholders": _placeholders,
+}
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def fill(text: str, where: str) -> str:
+    """``text`` with every generated block rewritten."""
+
+    def block(match: re.Match[str]) -> str:
+        opening, name, arg, _, closing = match.groups()
+        render = BLOCKS.get(name)
+        if render is None:
+            raise LaneError(f"{where}: unknown block docgen:{name} (known: {', '.join(BLOCKS)})")
+        return opening + "\n".join(render(arg)) + "\n" + closing
+
+    return BLOCK.sub(block, text)
+
+
+def pages(root: Path) -> list[tuple[str, str]]:
+    """(path, text) of every role page under ``root`` with its blocks filled."""
+    found: list[tuple[str, str]] = []
+    for path in sorted((root / ROLES_DIR).glob("*.md")):
+        rel = f"{ROLES_DIR}/{path.name}"
+        found.append((rel, fill(path.read_text(encoding="utf-8"), rel)))
+    return found
