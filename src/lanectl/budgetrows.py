@@ -49,7 +49,13 @@ CREATE TABLE IF NOT EXISTS usage (
   budget TEXT NOT NULL, agent TEXT NOT NULL, task TEXT NOT NULL, model TEXT NOT NULL,
   {", ".join(f"{c} REAL NOT NULL DEFAULT 0" for c in COUNTERS)},
   last_ts REAL NOT NULL DEFAULT 0, PRIMARY KEY (budget, agent, task, model));
+CREATE TABLE IF NOT EXISTS signal (
+  budget TEXT NOT NULL, cls TEXT NOT NULL, at REAL NOT NULL, until REAL);
+CREATE INDEX IF NOT EXISTS signal_budget ON signal (budget, at);
 """
+# ``signal``: one row per 429, 529/503 and halt, for the watchdog (ADR 0028). Added
+# after schema 1 without a version change: CREATE IF NOT EXISTS adds it to an older
+# file, and an older lanectl ignores it.
 
 
 def buckets(db: sqlite3.Connection, budget: str) -> dict[str, Bucket]:
@@ -157,3 +163,15 @@ def correct(
             )
         bucket = bucket.observe(remaining, target, observed_at, now, ours)
         save_bucket(db, budget, dim, bucket)
+
+
+def add_signal(
+    db: sqlite3.Connection, budget: str, cls: str, at: float, until: float | None = None
+) -> None:
+    """Remember that the vendor said ``cls`` (rate_limited, overloaded, quota_exhausted,
+    auth) at ``at``; ``until`` is the pause or halt it caused."""
+    db.execute("INSERT INTO signal VALUES (?, ?, ?, ?)", (budget, cls, at, until))
+
+
+def forget_signals(db: sqlite3.Connection, budget: str, before: float) -> None:
+    db.execute("DELETE FROM signal WHERE budget = ? AND at < ?", (budget, before))

@@ -156,10 +156,11 @@ class BudgetStore(Store):
         self._swept = now
         horizon = now - DONE_HORIZON_S / max(time_scale, 1e-9)
         db.execute("DELETE FROM ticket WHERE budget = ? AND settled < ?", (budget, horizon))
-        rows = db.execute(
+        rows.forget_signals(db, budget, horizon)
+        holders = db.execute(
             "SELECT DISTINCT pid FROM ticket WHERE host = ? AND settled IS NULL", (self._host,)
         ).fetchall()
-        for (pid,) in rows:
+        for (pid,) in holders:
             if pid != self._pid and not _alive(pid):
                 # Their charges stay in the buckets (the vendor may have counted them).
                 db.execute("DELETE FROM ticket WHERE host = ? AND pid = ?", (self._host, pid))
@@ -319,6 +320,10 @@ class BudgetStore(Store):
             pause = row["paused_until"]
             if how.pause_until is not None and how.pause_until > pause:
                 pause, paused = how.pause_until, pause <= now
+            if how.congestion:
+                rows.add_signal(db, ticket.budget, "rate_limited", now, how.pause_until)
+            elif how.overloaded:
+                rows.add_signal(db, ticket.budget, "overloaded", now)
             next_launch = row["next_launch"]
             if how.charge == "void" and ticket.sent is not None:
                 # Refused at once: give its launch slot back, or a storm of instant 529s
@@ -357,13 +362,16 @@ class BudgetStore(Store):
         """A ticket given up before it was sent: the vendor never saw it."""
         self.settle(ticket, Settlement("void"))
 
-    def halt(self, budget: str, until: float, reason: str) -> None:
+    def halt(self, budget: str, until: float, reason: str, cls: str = "quota_exhausted") -> None:
+        """Stop every call on ``budget`` until ``until``: ``cls`` (quota_exhausted or auth)
+        needs a human."""
         with self.tx() as db:
             db.execute(
                 "UPDATE budget SET halted_until = MAX(halted_until, ?), halt_reason = ? "
                 "WHERE name = ?",
                 (until, reason, budget),
             )
+            rows.add_signal(db, budget, cls, self.clock(), until)
 
     # -- usage counters ---------------------------------------------------
 

@@ -223,6 +223,11 @@ def _swap(repo: Path, ref: str, new: str, old: str | None, remote: str | None) -
     raise GitError(f"cannot update {ref}: {why}")
 
 
+def current(repo: Path, task: str, remote: str | None = None) -> tuple[str, Claim | None] | None:
+    """(commit, claim) where claims are coordinated: the remote's when there is one."""
+    return _current(repo, task, remote)
+
+
 def _current(repo: Path, task: str, remote: str | None) -> tuple[str, Claim | None] | None:
     if remote is None:
         return read(repo, task)

@@ -227,7 +227,7 @@ class Pacer:
         )
         self._notify()
         if cls in STOPS_BUDGET:
-            self.store.halt(self.spec.name, now + self.halt_s, _halt_reason(err))
+            self.store.halt(self.spec.name, now + self.halt_s, _halt_reason(err), cls)
         self._report(err, request, call, retry_in=None if final else retry_in)
         if paused and pause_until is not None:
             self._emit(

@@ -7,9 +7,10 @@ dispatcher's process is gone from this machine (``lanectl dispatch``
 reclaims it once the lease has expired); **looping** when its builder made the
 same tool call N times in a row; otherwise **running**, with its last sign of
 progress. Other tasks are **waiting** — on a dependency, a builder, a review,
-a human's approval, merge or decision — with how long. Throttled, overloaded
-and quota come from the pacer through :data:`Probe` functions passed in by the
-caller (``lanectl doctor`` and ``status``): the first probe with an answer
+a human's approval, merge or decision — with how long. Throttled, overloaded,
+quota and auth come from the pacer through :data:`Probe` functions passed in by
+the caller (``lanectl doctor`` and ``status`` pass :func:`probes`, which reads
+the budget store: :mod:`lanectl.budgetwatch`): the first probe with an answer
 for a running task wins. Nothing here stops a process: a builder that makes
 progress keeps its lease; only an expired lease is reclaimed, by dispatch.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,7 +32,9 @@ if TYPE_CHECKING:  # the rest is imported when a task is building (status stays 
     from lanectl.lease import Claim
 
 LOOP_THRESHOLD = 5  # the same tool call this many times in a row is a loop
-STALLS = ("crashed", "looping", "throttled", "overloaded", "quota")
+STALLS = ("crashed", "looping", "throttled", "overloaded", "quota", "auth")
+# Stalls that need a human; throttled and overloaded builders are alive and waited on.
+NEEDS_HUMAN = ("crashed", "looping", "quota", "auth")
 # What `status` diagnoses: builders, and what waits on a human.
 STATUS_STATES = ("building", "eligible", "approved", "blocked")
 HUMAN = ("human approval", "human merge", "human decision")
@@ -42,13 +45,16 @@ class Diagnosis:
     task: str
     title: str
     state: str
-    kind: str  # running | crashed | looping | waiting | throttled | overloaded | quota
+    kind: str  # running | crashed | looping | waiting | throttled | overloaded | quota | auth
     summary: str
     evidence: tuple[str, ...] = ()
     seconds: float | None = None  # how long it has been so
     waiting_on: str | None = None  # dependency | builder | review | human approval | …
     next: str | None = None
     agent: str | None = None
+    budget: str | None = None  # the budget a builder draws from
+    until: float | None = None  # throttled/quota: when the pacer lets calls go again (epoch s)
+    steps: int | None = None  # a builder's tool calls since it took the claim
 
     @property
     def stalled(self) -> bool:
@@ -70,7 +76,11 @@ class Diagnosis:
             "waiting_on": self.waiting_on,
             "next": self.next,
             "agent": self.agent,
-        }
+            "budget": self.budget,
+            "until": None if self.until is None else timefmt.to_ts(
+                datetime.fromtimestamp(self.until, UTC)),
+            "steps": self.steps,
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,13 +99,15 @@ Probe = Callable[[Running], Diagnosis | None]
 
 
 def probes(ws: Workspace) -> list[Probe]:
-    """The probes `status` and `doctor` ask about running tasks.
-
-    The hook for the pacer: it returns a probe here that reads its budget
-    store (a paused budget → throttled with the ETA; 529s → overloaded;
-    ``quota_exhausted`` → quota, a human is needed). None yet.
+    """The probes `status` and `doctor` ask about running tasks: the pacer's, reading
+    the budget store (a paused budget or recent 429s → throttled with the ETA;
+    recent 529/503s → overloaded; ``quota_exhausted`` → quota and a rejected key →
+    auth, a human is needed). None when no process here has used a budget yet.
     """
-    return []
+    from lanectl import budgetwatch
+
+    found = budgetwatch.probe(ws)
+    return [found] if found is not None else []
 
 
 def _ago(seconds: float) -> str:
@@ -304,14 +316,15 @@ def diagnose(
         agent = agents.get(claim.actor) if isinstance(agents, dict) else None
         budget = agent.get("budget") if isinstance(agent, dict) else None
         running = Running(task, claim, claim.actor, budget if isinstance(budget, str) else None)
+        since_claim = [e for e in calls.get(task.id, []) if _after(e, claim.acquired)]
+        steps = sum(1 for e in since_claim if e.get("actor") == claim.actor)
         probed = next((d for p in probes if (d := p(running)) is not None), None)
         if probed is not None:
-            found.append(probed)
+            found.append(replace(probed, steps=steps, budget=probed.budget or running.budget))
             continue
-        since_claim = [e for e in calls.get(task.id, []) if _after(e, claim.acquired)]
         looping = _looping(task, claim, since_claim, loop_threshold)
         if looping is not None:
-            found.append(looping)
+            found.append(replace(looping, steps=steps, budget=running.budget))
             continue
         progress = claim.progress or claim.renewed
         found.append(
@@ -330,6 +343,8 @@ def diagnose(
                 None,
                 None,
                 claim.actor,
+                budget=running.budget,
+                steps=steps,
             )
         )
     found.sort(key=lambda d: (not d.stalled, not d.on_human, -(d.seconds or 0)))
@@ -376,7 +391,7 @@ def doctor_items(ws: Workspace, taskset: TaskSet) -> list[tuple[Level, str, str,
     found = diagnose(ws, taskset, probes=probes(ws), deep=True)
     items: list[tuple[Level, str, str, str | None]] = []
     for d in found:
-        level: Level = "warn" if d.kind in ("crashed", "looping", "quota") else "info"
+        level: Level = "warn" if d.kind in NEEDS_HUMAN else "info"
         evidence = f" [{'; '.join(d.evidence)}]" if d.evidence else ""
         if d.kind == "waiting":
             label = ""

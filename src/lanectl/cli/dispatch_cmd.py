@@ -38,7 +38,8 @@ def _reporter(json_out: bool) -> Iterator[object]:
             if task not in rows:
                 rows[task] = progress.add_task("", total=1)
             done = phase in FINAL
-            mark = {"review": "✓", "blocked": "✗", "lost": "!", "skipped": "–"}.get(phase, "")
+            marks = {"review": "✓", "blocked": "✗", "lost": "!", "skipped": "–", "waiting": "…"}
+            mark = marks.get(phase, "")
             progress.update(
                 rows[task],  # type: ignore[arg-type]
                 description=f"{mark + ' ' if mark else ''}{task}  {phase}: {message}",
@@ -70,8 +71,12 @@ def register(app: typer.Typer) -> None:
         """Claim ready tasks (leases) and run their builders in worktrees.
 
         Without --once it keeps claiming until no ready task is left. Crashed
-        builds (expired leases) are reclaimed. Exit 0 when every build reached
-        review, 1 when one was blocked or lost its lease, 3 when policy refuses.
+        builds (expired leases) are reclaimed. Builders start only as the budget
+        allows: at most its max_concurrency (and the pacer's current concurrency)
+        at once, none while it is paused by a 429 (dispatch waits; --once leaves
+        the task ready) or stopped by quota. Exit 0 when every build reached
+        review, 1 when one was blocked or lost its lease or a budget is stopped,
+        3 when policy refuses.
         """
         from lanectl import dispatch as dispatchmod
 
@@ -86,7 +91,7 @@ def register(app: typer.Typer) -> None:
             _print_plan(result)
         else:
             _print_summary(result)
-        if any(r.outcome != "review" for r in result.results):
+        if any(r.outcome != "review" for r in result.results) or result.halted:
             raise typer.Exit(1)
 
 
@@ -105,13 +110,20 @@ def _print_plan(result: object) -> None:
         print(f"  checks   {', '.join(plan['checks']) or 'none configured'}")
     for task, why in result.skipped:
         print(f"skip {task}: {why}")
+    for waiting in result.waiting:
+        print(waiting["message"])
 
 
 def _print_summary(result: object) -> None:
     from lanectl.dispatch import Report
 
     assert isinstance(result, Report)
+    for waiting in result.waiting:
+        print(f"{waiting['message']} ({len(waiting.get('tasks') or [])} ready task(s) wait)")
     if not result.results:
+        if result.waiting:
+            print("Nothing dispatched: the budget allows no more builders now.")
+            return
         print(
             "Nothing dispatched"
             + (": every ready task is claimed." if result.skipped else ": no task is ready.")
