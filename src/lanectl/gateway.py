@@ -53,9 +53,19 @@ class Gateway:
         self._pacers: dict[str, Pacer] = {}
 
     @classmethod
-    def open(cls, ws: Workspace, *, sink: EventSink | None = None) -> Gateway:
-        """A gateway on the workspace's config, budget store and cache; events to the ledger."""
-        raw = ws.raw_config
+    def open(
+        cls,
+        ws: Workspace,
+        *,
+        sink: EventSink | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> Gateway:
+        """A gateway on the workspace's config, budget store and cache; events to the ledger.
+
+        ``raw`` is the config to use instead of the work tree's: agents acting on
+        a task pass the BASE branch's (:func:`lanectl.policy.load_base_config`).
+        """
+        raw = ws.raw_config if raw is None else raw
         settings = raw.get("cache") if isinstance(raw.get("cache"), dict) else {}
         assert isinstance(settings, dict)
         cache = None
@@ -68,7 +78,7 @@ class Gateway:
             raw,
             BudgetStore(store_path(ws.private_dir)),
             cache,
-            sink=sink if sink is not None else ledger_sink(ws),
+            sink=sink if sink is not None else ledger_sink(ws, raw),
         )
 
     def provider(self, spec: ProviderSpec) -> Provider:
@@ -134,12 +144,12 @@ class Gateway:
         return self.cache.evict(request_key(self.provider(target.provider).identity, request))
 
 
-def ledger_sink(ws: Workspace) -> EventSink:
+def ledger_sink(ws: Workspace, raw: Mapping[str, Any] | None = None) -> EventSink:
     """Record pacer events in the ledger, as the agent they happened to (one commit each)."""
     lock = threading.Lock()
 
     def roles() -> Mapping[str, Any]:
-        agents = ws.raw_config.get("agents")
+        agents = (ws.raw_config if raw is None else raw).get("agents")
         return agents if isinstance(agents, dict) else {}
 
     def sink(event: PacerEvent) -> None:

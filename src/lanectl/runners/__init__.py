@@ -4,9 +4,10 @@
 environment, policy guard) and hands it to the runner for the agent's
 provider; whatever the runner did, the same path follows — checks, a signed
 commit, a signed check result (:mod:`lanectl.build`). The ``command`` runner
-runs an external agent CLI; the LLM builder loop registers itself here for
-``anthropic``, ``openai`` and ``openai-compatible`` through :func:`register`,
-the same way (STYLE §4: one registry, the built-ins included).
+runs an external agent CLI; the LLM builder loop (:mod:`lanectl.runners.llm`)
+is the runner for ``anthropic``, ``openai`` and ``openai-compatible``. Both
+are built-ins of the same registry plugins use through :func:`register`
+(STYLE §4), imported only when a build needs them.
 """
 
 from __future__ import annotations
@@ -110,7 +111,12 @@ class Runner(Protocol):
 
 Factory = Callable[[AgentSpec], Runner]
 
-_BUILTIN: dict[str, tuple[str, str]] = {"command": ("lanectl.runners.command", "CommandRunner")}
+_BUILTIN: dict[str, tuple[str, str]] = {
+    "command": ("lanectl.runners.command", "CommandRunner"),
+    "anthropic": ("lanectl.runners.llm", "LLMRunner"),
+    "openai": ("lanectl.runners.llm", "LLMRunner"),
+    "openai-compatible": ("lanectl.runners.llm", "LLMRunner"),
+}
 _REGISTERED: dict[str, Factory] = {}
 
 
