@@ -255,19 +255,19 @@ def _models() -> type[BaseModel]:
             default=None,
             gt=0,
             le=1000,
-            description="Model loop: at most this many model turns per task.",
+            description="Model loop: at most this many model turns per task (unset: 40).",
         )
         max_tokens: int | None = Field(
             default=None,
             gt=0,
             description="Model loop: at most this many tokens per task, input and "
-            "output over all turns.",
+            "output over all turns sent (unset: 400,000).",
         )
         reply_tokens: int | None = Field(
             default=None,
             gt=0,
             le=200_000,
-            description="Model loop: `max_tokens` of each model turn.",
+            description="Model loop: `max_tokens` of each model turn (unset: 8,192).",
         )
         _cred = field_validator("credential_env")(env_name)
         _argv = field_validator("command")(argv_template)
@@ -437,7 +437,9 @@ def _models() -> type[BaseModel]:
 
         commands: list[str] = Field(
             default=[],
-            description="What the `run` tool may start besides the configured checks.",
+            description="What the `run` tool may start besides the configured checks: "
+            "argv patterns, one glob per word, a last word `...` for any further words, "
+            "the first word a literal program; the policy engine still decides each command.",
         )
         run_timeout_s: float = Field(default=300, gt=0, description="Seconds one `run` may take.")
         output_cap: int = Field(
