@@ -513,6 +513,26 @@ def test_hidden_sdk_retries_are_counted(start: Any, clients: Any) -> None:
     assert sim.stats()["requests"] == 0
 
 
+def test_a_scripted_rate_limit_asks_for_its_retry_after(start: Any, clients: Any) -> None:
+    turn = {"text": "x", "fault": "rate_limited", "retry_after_s": 20}
+    sim = start(script=[{"match": {}, "turns": [turn]}], time_scale=10)
+    a, o = clients(sim)
+    with pytest.raises(anthropic.RateLimitError) as ant:
+        ask(a)
+    with pytest.raises(openai.RateLimitError) as oai:
+        chat(o)
+    # 20 simulated seconds are 2 on the wall clock at time_scale 10
+    assert float(ant.value.response.headers["retry-after-ms"]) == pytest.approx(2000, abs=1)
+    assert float(oai.value.response.headers["retry-after-ms"]) == pytest.approx(2000, abs=1)
+    assert ask(a).parse().content[0].text == "x"  # the second attempt is answered
+
+
+def test_a_scripted_retry_after_must_be_positive(start: Any) -> None:
+    turn = {"text": "x", "fault": "rate_limited", "retry_after_s": 0}
+    with pytest.raises(LaneError, match=r"retry_after_s: must be above 0"):
+        start(script=[{"match": {}, "turns": [turn]}])
+
+
 def test_time_scale_shrinks_latency_and_keeps_header_counts(start: Any, clients: Any) -> None:
     keys = {"ka": {"vendor": "anthropic", "rpm": 60}}
     sim = start(keys=keys, time_scale=50, latency={"base_ms": 2000, "per_token_ms": 20})

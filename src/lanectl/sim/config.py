@@ -103,6 +103,7 @@ class Turn:
     output_tokens: int | None = None
     fault: FaultKind | None = None
     fault_times: int = 1  # how many attempts fail before the turn answers; ALWAYS = every one
+    retry_after_s: float = 1.0  # simulated seconds a scripted rate_limited fault asks to wait
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,9 @@ def _rule(r: _Reader, index: int, spec: Any) -> Rule:
 
 
 def _turn(r: _Reader, loc: Loc, spec: Any) -> Turn:
-    body = r.mapping(spec, loc, ("text", "tool_calls", "usage", "fault", "fault_times"))
+    body = r.mapping(
+        spec, loc, ("text", "tool_calls", "usage", "fault", "fault_times", "retry_after_s")
+    )
     calls: list[ToolCall] = []
     raw_calls = body.get("tool_calls") or []
     if not isinstance(raw_calls, list):
@@ -370,4 +373,5 @@ def _turn(r: _Reader, loc: Loc, spec: Any) -> Turn:
         output_tokens=r.count(usage, (*loc, "usage"), "output_tokens", lo=0),
         fault=fault,
         fault_times=times,
+        retry_after_s=r.number(body, loc, "retry_after_s", 1.0, above=True),
     )

@@ -164,7 +164,7 @@ class Engine:
             return self._error(vendor, 500, "server_error", message, rid)
         if fault == "rate_limited":
             refusal: Refusal | None = Refusal(
-                "rate_limited", "requests", 1.0, 1, cfg.keys[req.key].rpm or 0
+                "rate_limited", "requests", reply.retry_after_s, 1, cfg.keys[req.key].rpm or 0
             )
         else:
             refusal = budget.admit(now, reply.input_tokens, req.max_tokens)

@@ -60,6 +60,7 @@ class Reply:
     output_tokens: int  # before the max_tokens cap
     fault: FaultKind | None = None
     rule: int | None = None
+    retry_after_s: float = 1.0  # of a scripted rate_limited fault, in simulated seconds
 
 
 def strings(value: Any) -> list[str]:
@@ -142,6 +143,7 @@ class Script:
                 output_tokens=max(1, output) if turn.text or turn.tool_calls else output,
                 fault=fault,
                 rule=index,
+                retry_after_s=turn.retry_after_s,
             )
         echo = " ".join(req.last_user.split())[:200]
         text = f"(simulated {req.model}) {echo}" if echo else f"(simulated {req.model})"
