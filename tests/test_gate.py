@@ -41,3 +41,30 @@ def test_full_gate_up_to_approval(org: Org) -> None:
     text = org.cli("gate", tid).out
     assert "✓ approval" in text
     assert "signed by alice" in text
+
+
+def test_only_refused_attempts_hold_eligibility(org: Org) -> None:
+    from lanectl import ledger, state
+
+    tid = org.eligible({"src/fetch.py": "def fetch():\n    return 1\n"}, "--risk", "medium")
+    ws = org.ws
+    # The pacer and dispatch record a paused budget with result "blocked": nobody attempted
+    # anything, so the task stays eligible.
+    with state.change(ws, "builder-claude", "builder", "throttled", tid) as change:
+        ledger.record(
+            change, "budget.throttled", task=tid, result="blocked", reason="budget paused"
+        )
+    assert org.stage(org.gate(tid), "eligibility")["passed"]
+    # A refused attempt holds it until a human acknowledges it.
+    with state.change(ws, "builder-claude", "builder", "denied", tid) as change:
+        ledger.record(
+            change, "tool.denied", task=tid, result="blocked", reason="red rule",
+            attempted=["push host config outside pipeline (scp f prod:/etc/)"],
+            data={"rule": "red.outside-pipeline", "action": "run"},
+        )  # fmt: skip
+    held = org.stage(org.gate(tid), "eligibility")
+    assert not held["passed"]
+    assert "1 red-rule event(s) not acknowledged" in held["reason"]
+    assert "scp f prod:/etc/" in held["reason"]
+    org.cli("gate", tid, "--acknowledge", ok=True)
+    assert org.stage(org.gate(tid), "eligibility")["passed"]

@@ -81,10 +81,17 @@ def _ready_by(ws: Workspace, task_id: str) -> str | None:
     return who
 
 
+# Refused attempts (policy.enforce, Guard.deny). A paused budget or a builder that
+# waits for one is recorded with result "blocked" too, but nobody attempted anything.
+ATTEMPT_KINDS = ("tool.denied", "gate.blocked")
+
+
 def open_blocks(ws: Workspace, task_id: str) -> list[dict[str, Any]]:
     """Red-rule events for the task that no human has acknowledged yet."""
     blocked = [
-        e for e, _ in logquery.scan(ws.log_dir, logquery.Filters(task=task_id, result="blocked"))
+        e
+        for e, _ in logquery.scan(ws.log_dir, logquery.Filters(task=task_id, result="blocked"))
+        if e.get("kind") in ATTEMPT_KINDS
     ]
     acked: set[str] = set()
     for event, _ in logquery.scan(
