@@ -67,6 +67,12 @@ def test_the_config_page_has_a_row_for_every_key_with_its_schema_facts() -> None
     assert "never the secret |" in agents  # credential_env: the validator's own docstring
 
 
+def test_a_table_cell_is_one_line_with_pipes_and_tags_escaped_outside_code() -> None:
+    assert (
+        docgen.cell("to lanes/<task> |\n then `a|<b>`") == "to lanes/&lt;task> \\| then `a\\|<b>`"
+    )
+
+
 def test_role_blocks_are_rewritten_from_the_code_and_unknown_ones_refused() -> None:
     stale = "intro\n<!-- docgen:capabilities security -->\n| old | table |\n<!-- /docgen -->\nend\n"
     filled = roledoc.fill(stale, "docs/roles/x.md")
@@ -77,6 +83,15 @@ def test_role_blocks_are_rewritten_from_the_code_and_unknown_ones_refused() -> N
     assert roledoc.fill(filled, "docs/roles/x.md") == filled
     with pytest.raises(LaneError, match=r"docs/roles/x.md: unknown block docgen:nope"):
         roledoc.fill("<!-- docgen:nope -->\n<!-- /docgen -->\n", "docs/roles/x.md")
+
+
+def test_every_agent_role_has_a_page_with_its_capability_table() -> None:
+    from lanectl import policy
+
+    for role in policy.AGENT_ROLES:
+        page = ROOT / roledoc.ROLES_DIR / f"{role}.md"
+        assert page.is_file(), f"{page.relative_to(ROOT)} is missing"
+        assert f"<!-- docgen:capabilities {role} -->\n| action |" in page.read_text()
 
 
 def test_role_pages_document_every_placeholder_of_their_prompt() -> None:

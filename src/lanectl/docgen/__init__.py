@@ -26,6 +26,15 @@ class Page:
     text: str
 
 
+def cell(text: str) -> str:
+    """``text`` as one Markdown table cell: one line, pipes escaped, and ``<…>`` outside
+    code spans kept as text (GitHub would take ``<task>`` for an HTML tag)."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    for index in range(0, len(parts), 2):
+        parts[index] = parts[index].replace("<", "&lt;")
+    return "`".join(parts)
+
+
 def source_root() -> Path | None:
     """The lanectl source checkout this code runs from (None for an installed wheel)."""
     root = Path(__file__).resolve().parents[3]

@@ -17,6 +17,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from lanectl.docgen import cell
+
 PATH = "docs/config.md"
 UNDOCUMENTED = "**undocumented**"
 SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -151,10 +153,6 @@ def _schema() -> type[BaseModel]:
     return config._models()
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
-
-
 def render(regenerate: str) -> str:
     found = list(sections(_schema()))
     where = {section.model: section.title for section in found}
@@ -191,5 +189,5 @@ def render(regenerate: str) -> str:
                 _constraints(field, notes.get(name, [])),
                 field.description or UNDOCUMENTED,
             )
-            lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+            lines.append("| " + " | ".join(cell(c) for c in row) + " |")
     return "\n".join(lines) + "\n"

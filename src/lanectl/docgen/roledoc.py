@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from lanectl.docgen import cell
 from lanectl.errors import LaneError
 
 ROLES_DIR = "docs/roles"
@@ -60,7 +61,7 @@ def _capabilities(role: str | None) -> list[str]:
         who = ", ".join(r for r in policy.ROLES if r in roles)
         instead = "" if may else policy.NEXT_STEP.get(kind, "refused")
         lines.append(
-            f"| {what} | `lane.{kind}` | {'✓' if may else '✗'} | {who} | {_cell(instead)} |"
+            f"| {what} | `lane.{kind}` | {'✓' if may else '✗'} | {who} | {cell(instead)} |"
         )
     return lines
 
@@ -71,7 +72,7 @@ def _red_rules(_: str | None) -> list[str]:
     lines = ["| rule | refused, for every role |", "|---|---|"]
     for rule, label in cmdscan.LABELS.items():
         if rule.startswith("red."):
-            lines.append(f"| `{rule}` | {_cell(label)} |")
+            lines.append(f"| `{rule}` | {cell(label)} |")
     return lines
 
 
@@ -82,7 +83,7 @@ def _tools(lane: str | None) -> list[str]:
         raise LaneError(f"docgen:tools needs one of {', '.join(LANES)}")
     names = (*WRITE_TOOLS, "finish") if lane == "builder" else READ_TOOLS
     lines = ["| tool | what it does |", "|---|---|"]
-    lines += [f"| `{name}` | {_cell(SPECS[name].description)} |" for name in names]
+    lines += [f"| `{name}` | {cell(SPECS[name].description)} |" for name in names]
     return lines
 
 
@@ -95,7 +96,7 @@ def _placeholders(template: str | None) -> list[str]:
     known = placeholder_text().get(template, {})
     lines = ["| placeholder | filled with |", "|---|---|"]
     for name in dict.fromkeys(_PLACEHOLDER.findall(text)):
-        lines.append(f"| `{{{name}}}` | {_cell(known.get(name, UNDOCUMENTED))} |")
+        lines.append(f"| `{{{name}}}` | {cell(known.get(name, UNDOCUMENTED))} |")
     return lines
 
 
@@ -105,10 +106,6 @@ BLOCKS: dict[str, Callable[[str | None], list[str]]] = {
     "tools": _tools,
     "placeholders": _placeholders,
 }
-
-
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
 
 
 def fill(text: str, where: str) -> str:
