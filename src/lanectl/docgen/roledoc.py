@@ -24,6 +24,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 def placeholder_text() -> dict[str, dict[str, str]]:
     """What each placeholder of a shipped prompt is filled with (by the code that fills it)."""
+    from lanectl.agentloop import MAX_STEPS, MAX_TOKENS
     from lanectl.builderprompt import ADR_CAP, SECTION_CAP
 
     section = f"{SECTION_CAP:,} characters at most"
@@ -42,6 +43,15 @@ def placeholder_text() -> dict[str, dict[str, str]]:
             "base": "the base branch, e.g. `main`",
             "worktree": "the absolute path of the task's worktree",
             "paths": "the task's write scope (`paths:`), or `anywhere in the repository`",
+            "checks": "the configured `checks`, or `none configured`",
+        },
+        "prompts/builder-tools.md": {
+            "commands": "what `run` may start: the configured `checks` and the base "
+            "branch's `tools.commands` patterns, or `none are configured`",
+            "run_timeout": "seconds one `run` may take (`tools.run_timeout_s`, at most the "
+            "agent's timeout)",
+            "max_steps": f"the agent's `max_steps` (unset: {MAX_STEPS})",
+            "max_tokens": f"the agent's `max_tokens` (unset: {MAX_TOKENS:,})",
             "checks": "the configured `checks`, or `none configured`",
         },
     }
