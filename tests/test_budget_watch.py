@@ -101,6 +101,7 @@ def test_without_a_store_there_is_no_probe_and_a_builder_is_running(org: Org) ->
     tid = building(org)
     assert watchdog.probes(org.ws) == []
     assert diagnosis(org, tid).kind == "running"
+    assert budgetwatch.store_file(org.ws) == budgetstore.store_path(org.ws.private_dir)
 
 
 def test_a_429_pause_makes_doctor_say_throttled_with_the_eta(

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lanectl import timefmt
@@ -96,12 +97,25 @@ def clock(moment: float) -> str:
 # Reading the store
 
 
+STORE_NAME = "budgets.sqlite"  # budgetrows.STORE_NAME, without importing the pacer
+
+
+def store_file(ws: Workspace) -> Path:
+    """Where :func:`lanectl.budgetstore.store_path` keeps the store (a test pins it)."""
+    return ws.private_dir / STORE_NAME
+
+
 def open_store(ws: Workspace) -> BudgetStore | None:
-    """The budget store, or None when no lanectl process on this machine has used one."""
+    """The budget store, or None when no lanectl process on this machine has used one.
+
+    ``status`` asks on every run: without a store the pacer's modules are not even
+    imported."""
+    path = store_file(ws)
+    if not path.exists():
+        return None
     from lanectl import budgetstore
 
-    path = budgetstore.store_path(ws.private_dir)
-    return budgetstore.BudgetStore(path) if path.exists() else None
+    return budgetstore.BudgetStore(path)
 
 
 def read(store: BudgetStore, budget: str, now: float | None = None) -> Pulse | None:
@@ -293,9 +307,7 @@ def probe(ws: Workspace) -> Probe | None:
     A builder's budget comes from the work tree's config (``agents.<name>.budget``);
     the store is read once, when the first running builder is asked about.
     """
-    from lanectl import budgetstore
-
-    if not budgetstore.store_path(ws.private_dir).exists():
+    if not store_file(ws).exists():
         return None
     raw = ws.raw_config
     budgets = budgets_of(raw)

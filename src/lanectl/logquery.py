@@ -104,6 +104,43 @@ def scan(log_dir: Path, filters: Filters) -> list[tuple[dict[str, Any], bytes]]:
     return found
 
 
+def latest(log_dir: Path, kinds: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` events of exactly these kinds, oldest first, reading back
+    from the end of each file of the newest months only.
+
+    Each file is in write order and each month directory holds that month's
+    events, so once a month yields ``limit`` matches no older month can hold a
+    newer one.
+    """
+    if limit <= 0:
+        return []
+    needles = [b'"kind": ' + json.dumps(kind).encode() for kind in kinds]
+    by_month: dict[str, list[Path]] = {}
+    for path in ledger.files(log_dir):
+        by_month.setdefault(path.parent.name, []).append(path)
+    found: list[dict[str, Any]] = []
+    for month in sorted(by_month, reverse=True):
+        for path in by_month[month]:
+            data = path.read_bytes()
+            for needle in needles:
+                end, taken = len(data), 0
+                while taken < limit and (at := data.rfind(needle, 0, end)) >= 0:
+                    start = data.rfind(b"\n", 0, at) + 1
+                    stop = data.find(b"\n", at)
+                    end = start
+                    try:
+                        event = json.loads(data[start : stop if stop >= 0 else len(data)])
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict) and event.get("kind") in kinds:
+                        found.append(event)
+                        taken += 1
+        if len(found) >= limit:
+            break
+    found.sort(key=lambda e: (str(e.get("ts", "")), str(e.get("id", ""))))
+    return found[-limit:]
+
+
 def as_yaml(events: list[dict[str, Any]]) -> str:
     shaped = [{k: e[k] for k in YAML_KEYS if e.get(k) is not None} for e in events]
     return yamlio.dump_block(shaped) if shaped else ""

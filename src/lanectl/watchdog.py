@@ -54,7 +54,7 @@ class Diagnosis:
     agent: str | None = None
     budget: str | None = None  # the budget a builder draws from
     until: float | None = None  # throttled/quota: when the pacer lets calls go again (epoch s)
-    steps: int | None = None  # a builder's tool calls since it took the claim
+    tool_calls: int | None = None  # a builder's tool.call events since it took the claim
 
     @property
     def stalled(self) -> bool:
@@ -79,7 +79,7 @@ class Diagnosis:
             "budget": self.budget,
             "until": None if self.until is None else timefmt.to_ts(
                 datetime.fromtimestamp(self.until, UTC)),
-            "steps": self.steps,
+            "tool_calls": self.tool_calls,
         }  # fmt: skip
 
 
@@ -320,11 +320,11 @@ def diagnose(
         steps = sum(1 for e in since_claim if e.get("actor") == claim.actor)
         probed = next((d for p in probes if (d := p(running)) is not None), None)
         if probed is not None:
-            found.append(replace(probed, steps=steps, budget=probed.budget or running.budget))
+            found.append(replace(probed, tool_calls=steps, budget=probed.budget or running.budget))
             continue
         looping = _looping(task, claim, since_claim, loop_threshold)
         if looping is not None:
-            found.append(replace(looping, steps=steps, budget=running.budget))
+            found.append(replace(looping, tool_calls=steps, budget=running.budget))
             continue
         progress = claim.progress or claim.renewed
         found.append(
@@ -344,7 +344,7 @@ def diagnose(
                 None,
                 claim.actor,
                 budget=running.budget,
-                steps=steps,
+                tool_calls=steps,
             )
         )
     found.sort(key=lambda d: (not d.stalled, not d.on_human, -(d.seconds or 0)))
@@ -357,30 +357,7 @@ def _after(event: dict[str, Any], moment: float) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# What `status` and `doctor` show
-
-
-def status_lines(diagnoses: Sequence[Diagnosis], limit: int = 15) -> list[str]:
-    """The STALLED / RUNNING / WAITING ON A HUMAN sections of ``lanectl status``."""
-    lines: list[str] = []
-    sections = (
-        ("STALLED", [d for d in diagnoses if d.stalled]),
-        ("RUNNING", [d for d in diagnoses if d.kind == "running"]),
-        ("WAITING ON A HUMAN", [d for d in diagnoses if d.on_human]),
-    )
-    for title, rows in sections:
-        if not rows:
-            continue
-        lines += ["", f"{title} ({len(rows)})"]
-        for d in rows[:limit]:
-            age = timefmt.duration(d.seconds) if d.seconds is not None else "-"
-            label = d.kind if d.kind != "waiting" else (d.waiting_on or "waiting")
-            lines.append(f"  {d.task}  {label:<15} {age:>8}  {d.summary}")
-            if d.next and d.kind != "running":
-                lines.append(f"  {'':10}  next: {d.next}")
-        if len(rows) > limit:
-            lines.append(f"  … and {len(rows) - limit} more (lanectl doctor)")
-    return lines
+# What `doctor` shows (`status`: lanectl.statusview)
 
 
 Level = Literal["ok", "info", "warn", "error"]
