@@ -450,6 +450,25 @@ def _models() -> type[BaseModel]:
         )
         _commands = field_validator("commands")(command_patterns)
 
+    class Review(Strict):
+        """The model calls of one review: a diff bigger than one call is cut by file and
+        hunk; what does not fit makes the review incomplete (ADR 0027)."""
+
+        max_input_tokens: int = Field(
+            default=24000,
+            gt=0,
+            description="Input tokens per call, the prompt and a part of the diff together "
+            "(also capped by the agent's budget).",
+        )
+        max_output_tokens: int = Field(
+            default=4096, gt=0, description="Output tokens per call (the answer's findings)."
+        )
+        max_calls: int = Field(
+            default=12,
+            gt=0,
+            description="Calls (parts of the diff) per review; files beyond them are skipped.",
+        )
+
     class Config(Strict):
         """The top level of `.lanes/config.yaml`."""
 
@@ -488,6 +507,9 @@ def _models() -> type[BaseModel]:
             default=Dispatch(), description="Claims and time limits of `lanectl dispatch`."
         )
         tools: Tools = Field(default=Tools(), description="What a model agent's tools may do.")
+        review: Review = Field(
+            default=Review(), description="How one review's model calls are cut (ADR 0027)."
+        )
 
     return Config
 

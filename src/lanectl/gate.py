@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanectl import globs
 from lanectl.gitverify import Commit
@@ -22,6 +22,9 @@ from lanectl.records import CheckResult, Review
 from lanectl.risk import RiskResult, rank
 from lanectl.standing import Standing
 from lanectl.standing import problem as standing_problem
+
+if TYPE_CHECKING:
+    from lanectl.waivers import Waiver
 
 STAGES = (
     "spec",
@@ -97,6 +100,7 @@ class Facts:
     notes: tuple[str, ...] = field(default=())
     standing: tuple[Standing, ...] = ()  # standing approvals on the base branch, newest first
     now: datetime | None = None  # when the facts were read (standing approvals expire)
+    waivers: tuple[Waiver, ...] = ()  # signed human waivers for the task that verify
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class GateResult:
     stages: tuple[Stage, ...]
     ignored: tuple[str, ...] = ()
     standing: str | None = None  # the standing approval that covers the task, if one does
+    waivers: tuple[str, ...] = ()  # the waivers the verdict counted, as labels
 
     @property
     def eligible(self) -> bool:
@@ -154,6 +159,7 @@ class GateResult:
             "gate_sha256": self.digest(),
             "stages": [s.to_json() for s in self.stages],
             "ignored_evidence": list(self.ignored),
+            "waivers": list(self.waivers),
             "next": self.next_step(),
         }
 
@@ -331,21 +337,8 @@ def evaluate(f: Facts) -> GateResult:
         f, "review.correctness", "reviewer", builder_family, True, ""
     )
     stages.append(correctness)
-    excluded = set(builder_family)
-    if reviewer is not None:
-        third = excluded | {_family(f, reviewer)}
-        if f.diversity == "strict" and any(
-            a.get("role") == "security" and a.get("family") not in third for a in f.agents.values()
-        ):
-            excluded = third
-    security, _ = _review_stage(
-        f,
-        "review.security",
-        "security",
-        excluded,
-        rank(tier) >= rank("medium"),
-        f"not required for {tier} tier",
-    )
+    security_needed = rank(tier) >= rank("medium")
+    security, waived = _security_stage(f, builder_family, reviewer, security_needed)
     stages.append(security)
     design_needed = tier == "high" or (tier == "medium" and bool(f.design_adrs))
     design_why = f"not required for {tier} tier" + (
@@ -366,7 +359,45 @@ def evaluate(f: Facts) -> GateResult:
         stages=tuple(stages),
         ignored=f.ignored,
         standing=covering.sha if covering else None,
+        waivers=(f"{waived.label()} for review.security",) if waived else (),
     )
+
+
+def _security_stage(
+    f: Facts, builder_family: set[str], reviewer: Review | None, required: bool
+) -> tuple[Stage, Waiver | None]:
+    """Security from a family other than the builder's and, under strict, the reviewer's.
+
+    With ``diversity: strict`` and no security agent of a third family configured,
+    only a signed human diversity waiver lets the reviewer's family do it (ADR 0024).
+    """
+    name, why_not = "review.security", f"not required for {f.risk.effective} tier"
+    excluded = set(builder_family)
+    waiver = None
+    if required and reviewer is not None and f.diversity == "strict":
+        third = excluded | {_family(f, reviewer)}
+        if any(
+            a.get("role") == "security" and a.get("family") not in third for a in f.agents.values()
+        ):
+            excluded = third
+        else:
+            waiver = next(
+                (w for w in f.waivers if w.kind == "diversity" and "security" in w.roles), None
+            )
+            if waiver is None:
+                families = " and ".join(sorted(third))
+                return Stage(
+                    name,
+                    FAIL,
+                    f"diversity is strict and no security agent from a family other than "
+                    f"{families} is configured",
+                    f"configure one on {f.base}, or a human waives it: "
+                    f"lanectl waive {f.task_id} --diversity --key KEY",
+                ), None
+    stage, _ = _review_stage(f, name, "security", excluded, required, why_not)
+    if waiver is not None and stage.status == PASS:
+        stage = Stage(name, PASS, f"{stage.reason}; third family waived: {waiver.label()}")
+    return stage, waiver if stage.status == PASS else None
 
 
 def _eligibility(f: Facts, before: list[Stage]) -> Stage:

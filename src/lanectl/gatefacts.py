@@ -16,7 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lanectl import adrs, evidence, git, gitverify, globs, logquery, risk, signers, standing
+from lanectl import (
+    adrs,
+    evidence,
+    git,
+    gitverify,
+    globs,
+    logquery,
+    risk,
+    signers,
+    standing,
+    waivers,
+)
 from lanectl.gate import APPROVAL_TRAILER, Facts, GateResult, evaluate
 from lanectl.records import CheckResult, Review
 from lanectl.tasks import Task
@@ -173,6 +184,8 @@ def gather(ws: Workspace, task: Task) -> Facts:
         digest = diff_sha256(ws.root, base_sha, head)
         up_to_date = gitverify.is_ancestor(ws.root, base_sha, head)
         merges = up_to_date or gitverify.merges_cleanly(ws.root, base_sha, head)
+    waived, unsigned = waivers.collect(ws, task.id)
+    ignored += [str(i) for i in unsigned]
     standing_approvals: tuple[standing.Standing, ...] = ()
     if approval is None and assessed.effective == "low":
         with verify_options(ws, trust) as options:
@@ -206,6 +219,7 @@ def gather(ws: Workspace, task: Task) -> Facts:
         stale_approvals=_empty_approvals(ws.root, commits),
         standing=standing_approvals,
         now=datetime.now(UTC),
+        waivers=tuple(waived),
     )
 
 

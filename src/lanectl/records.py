@@ -32,8 +32,9 @@ TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{
 
 REVIEW_KEYS = (
     "version", "task", "head", "agent", "role", "family", "model", "prompt_sha256",
-    "diff_sha256", "verdict", "coverage", "findings", "ts",
+    "diff_sha256", "verdict", "coverage", "findings", "reused_from", "ts",
 )  # fmt: skip
+REUSED_KEYS = ("head", "sha256")
 COVERAGE_KEYS = ("files_reviewed", "files_skipped", "truncated")
 FINDING_KEYS = ("id", "severity", "category", "path", "line", "title", "body", "evidence")
 CHECK_KEYS = ("version", "task", "head", "agent", "role", "checks", "passed", "ts")
@@ -64,6 +65,14 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class Reused:
+    """The earlier record of the same diff a review was carried over from (ADR 0027)."""
+
+    head: str
+    sha256: str  # of that record file's bytes
+
+
+@dataclass(frozen=True)
 class Review:
     task: str
     head: str
@@ -78,6 +87,7 @@ class Review:
     findings: tuple[Finding, ...]
     ts: str
     kind: str = REVIEW
+    reused_from: Reused | None = None
 
     @property
     def complete(self) -> bool:
@@ -260,6 +270,10 @@ def parse_review(raw: Any, where: str) -> Review:
         for index, item in enumerate(fields.items("findings"))
     )
     verdict = fields.need("verdict", choices=VERDICTS)
+    reused = None
+    if fields.raw.get("reused_from") is not None:
+        cited = _Fields(fields.raw["reused_from"], ("reused_from",), where, REUSED_KEYS)
+        reused = Reused(cited.need("head", pattern=HEAD), cited.need("sha256", pattern=SHA256))
     if verdict == "veto":
         if role != "security":
             raise fields.error("verdict", "only the security role may veto")
@@ -277,6 +291,7 @@ def parse_review(raw: Any, where: str) -> Review:
         verdict=verdict,
         coverage=coverage,
         findings=findings,
+        reused_from=reused,
         **common,
     )
 

@@ -28,6 +28,7 @@ from lanectl.cli import (
     misc_cmd,
     people_cmd,
     policy_cmd,
+    review_cmd,
     sim_cmd,
     task_cmd,
 )
@@ -85,6 +86,7 @@ merge_cmd.register(app)
 dispatch_cmd.register(app)
 doctor_cmd.register(app)
 completion_cmd.register(app)
+review_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -101,6 +101,8 @@ def render(result: object) -> str:
     width = max(len(s.name) for s in result.stages)
     for stage in result.stages:
         lines.append(f"  {MARKS[stage.status]} {stage.name:<{width}}  {stage.reason}")
+    for item in result.waivers:
+        lines.append(f"  ! {item}")
     for item in result.ignored[:5]:
         lines.append(f"  ! ignored evidence: {item}")
     step = result.next_step()

@@ -1,6 +1,7 @@
 """``lanectl log`` and ``lanectl audit``."""
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -98,6 +99,9 @@ def register(app: typer.Typer) -> None:
         except LaneError as exc:
             history_error = str(exc)
         history_ok = history is not None and history.ok
+        from lanectl import waivers
+
+        waived, unsound = waivers.collect_all(ws)
         if as_json(ctx, json_out):
             emit_json(
                 {
@@ -120,11 +124,14 @@ def register(app: typer.Typer) -> None:
                         "lane_merges": history.lane_merges if history else 0,
                         "findings": [f.to_json() for f in history.findings] if history else [],
                     },
+                    "waivers": [w.to_json() for w in waived],
+                    "ignored_waivers": [{"path": i.path, "reason": i.reason} for i in unsound],
                 }
             )
         else:
             _print_ledger(report)
             _print_history(history, history_error)
+            _print_waivers(waived, unsound)
         if not report.ok or not history_ok:
             raise typer.Exit(1)
 
@@ -159,3 +166,19 @@ def _print_history(history: object, error: str | None) -> None:
     for finding in history.findings:
         print(f"  {finding}", file=sys.stderr)
     print(f"✗ history: {len(history.findings)} problem(s) in {counts}", file=sys.stderr)
+
+
+def _print_waivers(waived: Sequence[object], unsound: Sequence[object]) -> None:
+    from lanectl.evidence import Ignored
+    from lanectl.waivers import Waiver
+
+    if not waived and not unsound:
+        return
+    print(f"· waivers: {len(waived)} signed by a person")
+    for w in waived:
+        assert isinstance(w, Waiver)
+        print(f"  {w.task}  {w.kind} ({', '.join(w.roles)}) by {w.human} ({w.principal}) "
+              f"at {w.ts}: {w.reason}")  # fmt: skip
+    for item in unsound:
+        assert isinstance(item, Ignored)
+        print(f"  ! ignored {item.path}: {item.reason}", file=sys.stderr)
