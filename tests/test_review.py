@@ -448,3 +448,15 @@ def test_design_review_gets_the_governing_adrs_and_security_the_standards(
     only = by_role(r.run(tid, "designer"))
     assert list(only) == ["designer"]
     assert only["designer"].status == "current"
+
+
+def test_attributes_cannot_hide_a_change_from_the_reviewer(org: Org, make: Make) -> None:
+    # answers only when the change itself is in front of it
+    r = make([rule("reviewer-gpt", PASS, contains="def open_backdoor")])
+    (org.repo / ".git/info").mkdir(exist_ok=True)
+    (org.repo / ".git/info/attributes").write_text("*.py -diff\n")
+    files = {"src/fetch.py": "def open_backdoor():\n    return True\n", "logo.png": "\0PNG\0"}
+    tid, _ = built(org, "--risk", "low", files=files)
+    assert "Binary files" in git(org.repo, "diff", f"main...lanes/{tid}", "--", "src/fetch.py")
+    (outcome,) = r.run(tid)
+    assert (outcome.status, outcome.files_reviewed) == ("recorded", 2), outcome.reason

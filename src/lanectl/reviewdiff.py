@@ -23,8 +23,10 @@ from lanectl.errors import LaneError
 CHARS_PER_TOKEN = 4  # the estimate the pacer and the simulator use
 OPTIONS = (
     "--no-ext-diff", "--no-textconv", "--no-color", "--no-renames", "--no-relative",
-    "-U3", "--diff-algorithm=default", "--src-prefix=a/", "--dst-prefix=b/",
+    "-U3", "--inter-hunk-context=0", "--diff-algorithm=default", "-O/dev/null",
+    "--src-prefix=a/", "--dst-prefix=b/",
 )  # fmt: skip
+SNIFF = 8000  # bytes git looks at for a NUL to call a file binary
 
 
 def tokens(text: str) -> int:
@@ -83,12 +85,40 @@ class Plan:
         return [p for p in self.files if p not in self.skipped and need.get(p, {-1}) <= done]
 
 
-def read(repo: Path, base: str, head: str) -> tuple[str, list[str]]:
-    """(diff text, changed paths in the diff's order) of ``base...head``."""
+def _diff(repo: Path, args: Sequence[str]) -> bytes:
     common = ["-c", "core.quotePath=false", "-c", "core.commitGraph=false", "diff", *OPTIONS]
-    text = git.run([*common, f"{base}...{head}"], repo).stdout.decode("utf-8", "replace")
-    names = git.run([*common, "--name-only", "-z", f"{base}...{head}"], repo).stdout
-    return text, [n for n in names.decode("utf-8", "replace").split("\0") if n]
+    return git.run([*common, *args], repo).stdout
+
+
+def _binary(repo: Path, rev: str, path: str) -> bool:
+    """What git itself would call binary without attributes: a NUL near the start."""
+    data = git.show_file(rev, path, repo)
+    return data is not None and b"\0" in data[:SNIFF]
+
+
+def read(repo: Path, base: str, head: str) -> tuple[str, list[str]]:
+    """(diff text, changed paths in the diff's order) of ``base...head``.
+
+    A file the repository's attributes (``-diff``, ``binary``) make git show
+    as "Binary files differ" although it is text is shown as text: attributes
+    are the repository's to set, and must not hide a change from its reviewer.
+    """
+    text = _diff(repo, [f"{base}...{head}"]).decode("utf-8", "replace")
+    raw = _diff(repo, ["--name-only", "-z", f"{base}...{head}"])
+    names = [n for n in raw.decode("utf-8", "replace").split("\0") if n]
+    files = split(text, names)
+    hidden = [f.path for f in files if not f.hunks and "\nBinary files " in f"\n{f.header}"]
+    if not hidden:
+        return text, names
+    merge_base = git.out(["merge-base", base, head], repo)
+    shown: list[str] = []
+    for item in files:
+        if item.path in hidden and not any(_binary(repo, r, item.path) for r in (merge_base, head)):
+            one = _diff(repo, ["--text", f"{base}...{head}", "--", f":(literal){item.path}"])
+            shown.append(one.decode("utf-8", "replace"))
+        else:
+            shown.append(item.text)
+    return "".join(shown), names
 
 
 def split(text: str, paths: Sequence[str]) -> list[FileDiff]:
