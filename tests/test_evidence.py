@@ -556,9 +556,12 @@ def test_the_documented_examples_are_valid_records() -> None:
 
     text = (Path(__file__).resolve().parents[1] / "docs/records.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
-    review_doc, check_doc = (yamlio.load(b, "docs/records.md") for b in blocks)
+    review_doc, check_doc, waiver_doc = (yamlio.load(b, "docs/records.md") for b in blocks)
     parsed = records.parse("review", review_doc, "docs")
     assert isinstance(parsed, records.Review)
     assert parsed.blockers[0].title == "retries never stop"
     assert records.parse("check", check_doc, "docs").head == review_doc["head"]
     assert records.render("check", check_doc).startswith(b"version: 1\ntask: T-7K2M9Q4D\n")
+    from lanectl import waivers
+
+    assert waivers.parse(waiver_doc, "docs").roles == ("security",)
