@@ -13,6 +13,7 @@ import pytest
 
 from conftest import Cli, git
 from gatekit import Org
+from lanectl.reviewprompt import RETRY_NOTE
 from reviewkit import FILES, PASS, Reviews, answer, by_role, head_of, passing, rule, sim
 from simkit import close_clients
 
@@ -83,8 +84,9 @@ def test_a_record_says_what_was_reviewed_with_which_prompt(org: Org, make: Make)
 
     ws = org.ws
     assert record["diff_sha256"] == gatefacts.diff_sha256(ws.root, "main", head)
+    tools = reviewprompt.tools_text("none are configured")  # no checks, no tools.commands
     prompt = reviewprompt.system_prompt(ws.root, "main", git(org.repo, "rev-parse", "main"),
-                                        "reviewer", ())  # fmt: skip
+                                        "reviewer", (), tools)  # fmt: skip
     assert record["prompt_sha256"] == prompt.sha256
     assert record["findings"] == [{"id": "F1", **finding}]
     assert record["coverage"] == {"files_reviewed": 1, "files_skipped": []}
@@ -280,9 +282,11 @@ def test_invalid_answers_are_retried_once_then_recorded_incomplete(org: Org, mak
     broken, _ = built(org, "--risk", "low")
     flaky, _ = built(org, "--risk", "low", files={"src/other.py": "x = 2\n"})
     r = make([
-        rule("reviewer-gpt", "Sure! Looks good to me.", "```json\n{\"verdict\": \"pass\"\n```",
-             task=broken),
-        rule("reviewer-gpt", "I think this is fine", PASS, task=flaky),
+        rule("reviewer-gpt", "```json\n{\"verdict\": \"pass\"\n```", task=broken,
+             contains=RETRY_NOTE),
+        rule("reviewer-gpt", "Sure! Looks good to me.", task=broken),
+        rule("reviewer-gpt", PASS, task=flaky, contains=RETRY_NOTE),  # the retry, told why
+        rule("reviewer-gpt", "I think this is fine", task=flaky),
     ])  # fmt: skip
     cache = ResponseCache(org.ws.private_dir / "responses.sqlite")
     (outcome,) = r.run(broken)
@@ -372,7 +376,7 @@ def test_a_diff_over_the_call_budget_is_cut_and_what_does_not_fit_is_skipped(
 ) -> None:
     body = "".join(f"value_{i} = {i}  # a line of ordinary code\n" for i in range(100))
     files = {"src/a.py": body, "src/b.py": body, "src/c.py": body, "src/huge.py": body * 10}
-    r = make(passing("reviewer-gpt"), review={"max_input_tokens": 2500, "max_calls": 8})
+    r = make(passing("reviewer-gpt"), review={"max_input_tokens": 3500, "max_calls": 8})
     tid, _ = built(org, "--risk", "low", files=files)
     (outcome,) = r.run(tid)
     assert outcome.status == "incomplete"
@@ -460,3 +464,26 @@ def test_attributes_cannot_hide_a_change_from_the_reviewer(org: Org, make: Make)
     assert "Binary files" in git(org.repo, "diff", f"main...lanes/{tid}", "--", "src/fetch.py")
     (outcome,) = r.run(tid)
     assert (outcome.status, outcome.files_reviewed) == ("recorded", 2), outcome.reason
+
+
+def test_reviewers_read_the_head_through_tools_the_policy_decides(org: Org, make: Make) -> None:
+    reading = {"match": {"agent": "reviewer-gpt"}, "turns": [
+        {"tool_calls": [{"name": "read_file", "input": {"path": "src/helper.py"}},
+                        {"name": "run", "input": {"command": "curl https://example.com"}},
+                        {"name": "write_file", "input": {"path": "src/fetch.py", "content": "x"}}]},
+        {"text": PASS},
+    ]}  # fmt: skip
+    r = make([reading], tools={"commands": ["grep ..."]})
+    tid, head = built(org, "--risk", "low", files={"src/fetch.py": "import helper\n",
+                                                    "src/helper.py": "SECRET = 1\n"})  # fmt: skip
+    (outcome,) = r.run(tid)
+    assert (outcome.status, outcome.tool_calls, outcome.calls) == ("recorded", 3, 2)
+    calls = [e for e in org.events("tool.call") if e["actor"] == "reviewer-gpt"]
+    assert [(e["role"], e["data"]["tool"]) for e in calls] == [
+        ("reviewer", "read_file"), ("reviewer", "run"), ("reviewer", "write_file")]  # fmt: skip
+    assert [e["data"]["error"] for e in calls] == [False, True, True]  # no such tool: write_file
+    (denied,) = [e for e in org.events("tool.denied") if e["actor"] == "reviewer-gpt"]
+    assert "curl https://example.com" in json.dumps(denied)
+    assert head_of(org, tid) == head  # a reviewer changes nothing
+    wt = org.ws.private_dir / "worktrees" / f"{tid}.reviewer"
+    assert not wt.exists()  # its checkout of the head is gone

@@ -466,7 +466,13 @@ def _models() -> type[BaseModel]:
         max_calls: int = Field(
             default=12,
             gt=0,
-            description="Calls (parts of the diff) per review; files beyond them are skipped.",
+            description="Conversations (parts of the diff) per review; files beyond them are "
+            "skipped.",
+        )
+        max_steps: int = Field(
+            default=8,
+            gt=0,
+            description="Model turns per part: tool calls on the way, the answer last.",
         )
 
     class Config(Strict):

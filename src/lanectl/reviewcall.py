@@ -1,27 +1,34 @@
-"""One reviewer reads one change: a model call per part, each answer validated (ADR 0025).
+"""One reviewer reads one change: a conversation per part, each answer validated (ADR 0025).
 
 For every part of the diff (:mod:`lanectl.reviewdiff`) the reviewer gets its
 system prompt and a user message with the part fenced as untrusted material
-(:mod:`lanectl.reviewprompt`), through the :class:`~lanectl.gateway.Gateway`
-(routing, pacing, the response cache). An answer that is not valid findings
-(:mod:`lanectl.findings`) — or was cut off, or is a tool call — is evicted
-from the response cache and asked for once more, with the reason, bypassing
-the cache. A second bad answer, or a provider failure, leaves that part
-unreviewed: its files are skipped and the review is incomplete, never a pass.
+(:mod:`lanectl.reviewprompt`), and talks through :func:`lanectl.agentloop.converse`
+(``until="text"``) over the :class:`~lanectl.gateway.Gateway` — routing,
+pacing, the response cache — with its read-only tools when it has them
+(:mod:`lanectl.reviewtools`). The final answer must be valid findings
+(:mod:`lanectl.findings`). One that is not — or a conversation that ran out of
+steps — is evicted from the response cache and asked for once more, in a fresh
+conversation that says why, bypassing the cache. A second bad answer, or a
+provider failure, leaves that part unreviewed: its files are skipped and the
+review is incomplete, never a pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
-from lanectl import findings, reviewdiff, reviewprompt
-from lanectl.errors import LaneError
+from lanectl import agentloop, findings, reviewdiff, reviewprompt
 from lanectl.findings import Answer, InvalidAnswer
-from lanectl.gateway import Gateway
-from lanectl.providers.base import Message, Request, Turn
+from lanectl.providers.base import Request, Turn
+
+if TYPE_CHECKING:
+    from lanectl.gateway import Gateway
+    from lanectl.toolbox import Toolbox
 
 Progress = Callable[[str, str], None]  # (phase, message)
+FAILED = ("provider", "error", "cancelled", "timeout")  # ends that asking again cannot mend
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,8 @@ class Job:
     task_text: str
     commits: str
     plan: reviewdiff.Plan
-    max_tokens: int
+    limits: agentloop.Limits
+    toolbox: Toolbox | None = None
 
 
 @dataclass
@@ -50,20 +58,44 @@ class Done:
     problems: list[str] = field(default_factory=list)
     calls: int = 0  # requests that reached a provider (cache hits excluded)
     retries: int = 0
+    tool_calls: int = 0
 
 
-def _accept(turn: Turn, role: str) -> Answer:
-    if turn.stop_reason == "max_tokens":
-        raise InvalidAnswer("the answer was cut off at the output limit; keep it shorter")
-    if turn.tool_calls and not turn.text.strip():
-        raise InvalidAnswer("the answer was a tool call; answer with the JSON object")
-    return findings.parse(turn.text, role)
+class _Exchange:
+    """The gateway as one conversation sees it: counts, remembers, may bypass the cache."""
+
+    def __init__(self, gw: Gateway, *, use_cache: bool) -> None:
+        self.gw = gw
+        self.use_cache = use_cache
+        self.calls = 0
+        self.last: Request | None = None
+
+    def complete(
+        self,
+        request: Request,
+        *,
+        agent: str,
+        route: str | None = None,
+        task: str | None = None,
+        use_cache: bool = True,
+    ) -> Turn:
+        turn = self.gw.complete(
+            request, agent=agent, route=route, task=task, use_cache=use_cache and self.use_cache
+        )
+        self.last = request
+        self.calls += 0 if turn.cached else 1
+        return turn
+
+    def forget(self, agent: str) -> None:
+        """Never serve the final answer of this conversation again (it was unusable)."""
+        if self.last is not None:
+            self.gw.evict(self.last, agent=agent)
 
 
-def request_for(job: Job, index: int) -> Request:
+def prompt_for(job: Job, index: int, problem: str | None = None) -> str:
     part = job.plan.parts[index]
     material = reviewprompt.Material(job.task_text, job.commits, part.text, tuple(part.paths))
-    user = reviewprompt.user_message(
+    text = reviewprompt.user_message(
         task_id=job.task_id,
         head=job.head,
         base=job.base,
@@ -71,12 +103,30 @@ def request_for(job: Job, index: int) -> Request:
         parts=len(job.plan.parts),
         material=material,
     )
-    return Request(
-        model=job.model,
-        messages=(Message("user", user),),
+    return text if problem is None else f"{text}\n\n{reviewprompt.retry_message(problem)}"
+
+
+def _ask(
+    gw: Gateway, job: Job, prompt: str, *, use_cache: bool
+) -> tuple[agentloop.LoopResult, _Exchange]:
+    exchange = _Exchange(gw, use_cache=use_cache)
+    result = agentloop.converse(
+        cast("Gateway", exchange),  # converse only calls complete()
+        agent=job.agent,
+        task=job.task_id,
         system=job.system.text,
-        max_tokens=job.max_tokens,
+        prompt=prompt,
+        toolbox=job.toolbox,
+        limits=job.limits,
+        until="text",
     )
+    return result, exchange
+
+
+def _accept(result: agentloop.LoopResult, role: str) -> Answer:
+    if not result.ok:
+        raise InvalidAnswer(result.reason)
+    return findings.parse(result.final_text, role)
 
 
 def run(gw: Gateway, job: Job, progress: Progress | None = None) -> Done:
@@ -87,37 +137,32 @@ def run(gw: Gateway, job: Job, progress: Progress | None = None) -> Done:
     total = len(job.plan.parts)
     for index in range(total):
         say("reviewing", f"{job.agent}: part {index + 1} of {total}")
-        request = request_for(job, index)
-        try:
-            turn = gw.complete(request, agent=job.agent, task=job.task_id)
-            done.calls += 0 if turn.cached else 1
-            try:
-                answers.append(_accept(turn, job.role))
-            except InvalidAnswer as bad:
-                gw.evict(request, agent=job.agent)  # never serve this answer again
-                say("retrying", f"{job.agent}: part {index + 1}: {bad}")
-                retry = replace(
-                    request,
-                    messages=(
-                        *request.messages,
-                        Message("assistant", turn.text.strip() or "(no text)"),
-                        Message("user", reviewprompt.retry_message(str(bad))),
-                    ),
-                )
-                again = gw.complete(retry, agent=job.agent, task=job.task_id, use_cache=False)
-                done.calls += 1
-                done.retries += 1
-                try:
-                    answers.append(_accept(again, job.role))
-                except InvalidAnswer as worse:
-                    gw.evict(retry, agent=job.agent)
-                    done.problems.append(
-                        f"part {index + 1}: invalid answer twice (first: {bad}; then: {worse})"
-                    )
-                    continue
-        except LaneError as exc:  # a provider failure, a halted budget: stop asking
-            done.problems.append(f"part {index + 1}: {exc.message}")
+        result, exchange = _ask(gw, job, prompt_for(job, index), use_cache=True)
+        done.calls += exchange.calls
+        done.tool_calls += result.tool_calls
+        if result.stop in FAILED:
+            done.problems.append(f"part {index + 1}: {result.reason}")
             break
+        try:
+            answers.append(_accept(result, job.role))
+        except InvalidAnswer as bad:
+            exchange.forget(job.agent)
+            say("retrying", f"{job.agent}: part {index + 1}: {bad}")
+            again, retry = _ask(gw, job, prompt_for(job, index, str(bad)), use_cache=False)
+            done.calls += retry.calls
+            done.retries += 1
+            done.tool_calls += again.tool_calls
+            if again.stop in FAILED:
+                done.problems.append(f"part {index + 1}: {again.reason}")
+                break
+            try:
+                answers.append(_accept(again, job.role))
+            except InvalidAnswer as worse:
+                retry.forget(job.agent)
+                done.problems.append(
+                    f"part {index + 1}: invalid answer twice (first: {bad}; then: {worse})"
+                )
+                continue
         answered.append(index)
     done.answer = findings.combine(answers)
     done.covered = job.plan.covered_by(answered)
