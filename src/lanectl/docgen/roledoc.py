@@ -54,6 +54,39 @@ def placeholder_text() -> dict[str, dict[str, str]]:
             "max_tokens": f"the agent's `max_tokens` (unset: {MAX_TOKENS:,})",
             "checks": "the configured `checks`, or `none configured`",
         },
+        **_review_placeholders(),
+    }
+
+
+def _review_placeholders() -> dict[str, dict[str, str]]:
+    """The reviewers' templates, as :mod:`lanectl.reviewprompt` fills them."""
+    from lanectl.builderprompt import ADR_CAP
+    from lanectl.reviewprompt import STANDARD_CAP, STANDARDS_CAP
+
+    base = "the base branch, e.g. `main`"
+    adrs = (
+        "the full text of every accepted ADR whose `paths:` the diff touches, and of each ADR "
+        f"the task names, read from the base branch's commit, {ADR_CAP:,} characters each"
+    )
+    output = "`prompts/review-output.md`, filled: the untrusted-material rules, the tools and "
+    output += "the answer's JSON format"
+    return {
+        "prompts/reviewer.md": {"base": base, "adrs": adrs, "output": output},
+        "prompts/designer.md": {"base": base, "adrs": adrs, "output": output},
+        "prompts/security.md": {
+            "base": base,
+            "standards": f"every `docs/standards/*.md` of the base branch's commit, "
+            f"{STANDARD_CAP:,} characters each and {STANDARDS_CAP:,} in all",
+            "output": output,
+        },
+        "prompts/review-output.md": {
+            "tools": "what the read-only tools may do: `run`'s allowed commands (the "
+            "configured `checks` and `tools.commands`)",
+            "verdicts": "the verdicts the role may give (`veto` for security only)",
+            "categories": "example finding categories for the role",
+            "veto_rule": "for security: that a veto needs a blocker finding with evidence; "
+            "empty otherwise",
+        },
     }
 
 
