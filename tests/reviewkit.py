@@ -55,9 +55,9 @@ def passing(*agents: str) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def sim(script: Sequence[dict[str, Any]]) -> Iterator[Simulator]:
+def sim(script: Sequence[dict[str, Any]], **config: Any) -> Iterator[Simulator]:
     three = keys() | {GEMINI_KEY: {"vendor": "openai", "rpm": 600, "tpm": 100_000}}
-    with simulator(keys=three, script=list(script)) as running:
+    with simulator(keys=three, script=list(script), **config) as running:
         yield running
 
 

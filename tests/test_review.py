@@ -31,8 +31,10 @@ def org(cli: Cli, lane_repo: Path, tmp_path: Path) -> Org:
 def make(org: Org, monkeypatch: pytest.MonkeyPatch) -> Iterator[Make]:
     with ExitStack() as stack:
 
-        def build(script: list[dict[str, Any]], **config: Any) -> Reviews:
-            running = stack.enter_context(sim(script))
+        def build(
+            script: list[dict[str, Any]], *, latency: dict[str, Any] | None = None, **config: Any
+        ) -> Reviews:
+            running = stack.enter_context(sim(script, **({"latency": latency} if latency else {})))
             reviews = Reviews(org, running, monkeypatch)
             reviews.configure(**config)
             return reviews
@@ -505,3 +507,27 @@ def test_a_reviewer_template_counts_only_from_the_base_branch(org: Org, make: Ma
     (again,) = r.run(other)
     assert again.status == "recorded", again.reason
     assert r.record(again)["prompt_sha256"] == r.record(outcome)["prompt_sha256"]
+
+
+def test_the_correctness_and_security_reviews_run_at_the_same_time(org: Org, make: Make) -> None:
+    import threading
+    import time
+
+    # every answer takes 0.6 s (12 s of simulated time at the time scale of 20)
+    r = make(passing("reviewer-gpt", "security-gemini"), latency={"base_ms": 12_000})
+    tid, _ = built(org, "--risk", "medium")
+    seen: list[tuple[float, str, str, str]] = []
+    lock = threading.Lock()
+
+    def report(role: str, phase: str, message: str) -> None:
+        with lock:
+            seen.append((time.monotonic(), role, phase, message))
+
+    from lanectl import review
+
+    outcomes = review.run_reviews(org.ws, tid, report=report)
+    assert [o.status for o in outcomes] == ["recorded", "recorded"]
+    started = {role: t for t, role, phase, _ in seen if phase == "reviewing"}
+    finished = {role: t for t, role, phase, _ in seen if phase == "recorded"}
+    assert max(started.values()) < min(finished.values())  # both were asking at once
+    assert r.requests() == 2
