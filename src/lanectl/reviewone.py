@@ -67,6 +67,7 @@ class ReviewOutcome:
     record: records.Review | None = None
     forge: dict[str, Any] | None = None  # where it went on a remote forge
     forge_error: str | None = None
+    task: str = ""
 
     @property
     def label(self) -> str:
@@ -79,6 +80,7 @@ class ReviewOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "task": self.task,
             "role": self.role,
             "agent": self.agent,
             "family": self.family,
@@ -246,6 +248,7 @@ def outcome(
         reason=reason,
         path=result.path if result is not None else None,
         note=pick.note,
+        task=ctx.task.id,
         **{**extra, **kw},
     )
 
@@ -346,7 +349,6 @@ def review(
         limits=agentloop.Limits(max_steps=steps, max_tokens=limit * steps,
                                 reply_tokens=ctx.settings["max_output_tokens"]),
     )  # fmt: skip
-    say(label, "reviewing", f"{pick.agent} ({pick.family}): {len(plan.parts)} part(s)")
     done = reviewcall.run(gw, job, lambda phase, message: say(label, phase, message))
     if not plan.parts:
         done.problems.append(f"the prompt alone leaves no room in the {limit}-token call budget")

@@ -143,7 +143,7 @@ def _print(outcomes: list[Any]) -> None:
         print("No review was needed.")
         return
     first: ReviewOutcome = outcomes[0]
-    print(f"Reviews of {first.head[:7]}:")
+    print(f"Reviews of {first.task} at {first.head[:7]}:")
     width = max(len(o.label) for o in outcomes)
     for o in outcomes:
         mark = MARKS.get(o.status, "?")
@@ -152,6 +152,4 @@ def _print(outcomes: list[Any]) -> None:
             print(f"    {'':<{width}}  note: {o.note}")
         if o.forge_error:
             print(f"    {'':<{width}}  forge: {o.forge_error}")
-    task = next((o.record.task for o in outcomes if o.record is not None), None)
-    if task:
-        print(f"Next: lanectl gate {task}")
+    print(f"Next: lanectl gate {first.task}")
