@@ -1,9 +1,13 @@
-"""``lanectl demo``: a narrated tour in a throwaway repository, offline.
+"""``lanectl demo``: the whole organisation end to end in a throwaway repository, offline.
 
-Until the builders, reviewers and the gate land, the tour shows what exists:
-init, tasks with dependencies, an ADR, the status view, the ledger and its
-audit. Every step checks its expected outcome and the demo exits non-zero if
-one did not happen, so it doubles as a smoke test.
+SPEC §12: a shop repository, an org on the in-process vendor simulator
+(:mod:`lanectl.demoorg`) and a throwaway signing key for alice. Three tasks
+across tiers are built at once by builders of one family under one shared
+budget that takes a 429; reviewers of two other families review in
+parallel; the security agent tries a red-rule action and is blocked; a merge
+is refused without approval, then approved and merged; a standing approval
+covers the low-tier task. Every step checks its expected outcome and the demo
+exits non-zero if one did not happen, so it doubles as a smoke test.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
-from lanectl import git
+from lanectl import demoorg, git
+from lanectl.demoorg import BASE_FILES, KEYS, TASKS, TIME_SCALE
+from lanectl.sim import SimConfig, Simulator
 
 GOAL = """
 ## Goal
@@ -45,21 +53,43 @@ class Tour:
         self.step += 1
         print(f"\n{self.step}. {text}")
 
-    def lanectl(self, *argv: str, expect: int = 0, show: bool = True) -> str:
+    def _call(self, argv: tuple[str, ...], expect: int) -> tuple[str, str]:
         from lanectl.cli import app
         from lanectl.cli.errors import run
 
-        print(f"   $ lanectl {shlex.join(argv)}")
-        buffer = StringIO()
-        with redirect_stdout(buffer):
+        out, err = StringIO(), StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
             code = run(app, ["--repo", str(self.repo), *argv])
-        out = buffer.getvalue()
-        if show and out.strip():
-            for line in out.rstrip("\n").splitlines():
-                print(f"     {line}")
         if code != expect:
-            raise DemoFailed(f"`lanectl {' '.join(argv)}` exited {code}, expected {expect}")
-        return out
+            detail = (err.getvalue().strip() or out.getvalue().strip()).splitlines()[-1:]
+            raise DemoFailed(
+                f"`lanectl {shlex.join(argv)}` exited {code}, expected {expect}"
+                + (f": {detail[0]}" if detail else "")
+            )
+        return out.getvalue(), err.getvalue()
+
+    def lanectl(self, *argv: str, expect: int = 0, show: bool = True) -> str:
+        print(f"   $ lanectl {shlex.join(argv)}")
+        out, err = self._call(argv, expect)
+        if show:
+            for line in (out + err).rstrip("\n").splitlines():
+                print(f"     {line}")
+        return out + err
+
+    def json(self, *argv: str, expect: int = 0) -> dict[str, Any]:
+        """Run quietly with --json and parse the answer."""
+        out, _ = self._call(("--json", *argv), expect)
+        value = json.loads(out)
+        if not isinstance(value, dict):
+            raise DemoFailed(f"`lanectl {shlex.join(argv)}` answered {type(value).__name__}")
+        return value
+
+    def gate(self, task_id: str, expect: int) -> dict[str, Any]:
+        self.lanectl("gate", task_id[:6], expect=expect)
+        return self.json("gate", task_id[:6], expect=expect)
+
+    def state(self, task_id: str) -> str:
+        return str(self.json("task", "show", task_id)["state"])
 
     def expect(self, condition: bool, what: str) -> None:
         if not condition:
@@ -79,101 +109,168 @@ def _body(path: Path, goal: str, acceptance: list[str]) -> str:
     return str(path)
 
 
-def tour(t: Tour, scratch: Path) -> None:
+def tour(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> None:
     repo = t.repo
-    t.say("A fresh git repository; lanectl sets itself up in it.")
-    t.lanectl("init")
-    _git(repo, "add", ".lanes", "docs")
-    _git(repo, "commit", "-q", "-m", "Set up lanectl")
-    t.expect((repo / ".lanes/config.yaml").is_file(), "config and ADR 0001 are in the work tree")
-    again = t.lanectl("init")
-    t.expect("nothing changed" in again, "a second init changes nothing")
+    ids = setup(t, scratch, sim, human_key)
+    fetch, rotate, readme = ids["fetch"], ids["rotate"], ids["readme"]
 
-    t.say("Tasks are files with random ids, so two machines never collide.")
-
-    def new(title: str, *extra: str, goal: str, acceptance: list[str]) -> str:
-        body = _body(scratch / f"{len(list(scratch.iterdir()))}.md", goal, acceptance)
-        out = t.lanectl("--json", "task", "new", title, "--body-file", body, *extra, show=False)
-        task = json.loads(out)
-        print(f"     created {task['id']}  {task['title']}  (risk {task['risk']})")
-        return str(task["id"])
-
-    fetch = new(
-        "Retry transient fetch errors",
-        "--risk",
-        "medium",
-        goal="Fetches that fail with a 5xx or a timeout are retried with backoff.",
-        acceptance=["Three retries with jitter", "A test simulates a flaky server"],
+    t.say(
+        "Three builders from one family (anthropic) build at once, on branches, paced by the "
+        "one budget they share. The simulator answers one request with a 429."
     )
-    docs = new(
-        "Document the retry policy",
-        "--risk",
-        "low",
-        "--depends",
-        fetch[2:6],
-        goal="Operators know when and how often we retry.",
-        acceptance=["docs/retries.md explains the policy"],
+    before = sim.stats()
+    t.lanectl("dispatch", "--max", "3", "--once")
+    for key, task_id in ids.items():
+        t.expect(t.state(task_id) == "review", f"{key}: built, signed, checks green, in review")
+    stats = sim.stats()
+    anthropic = _delta(stats, before, KEYS["LANECTL_DEMO_ANTHROPIC_KEY"][0])
+    print(
+        f"     simulator: {anthropic['requests']} requests on the anthropic key, "
+        f"{anthropic['rate_limited']} answered 429, {anthropic['retries']} hidden SDK retries"
     )
-    creds = new(
-        "Rotate the deploy credentials",
-        "--risk",
-        "high",
-        goal="The deploy key is rotated; the old key is revoked.",
-        acceptance=["New key in the vault", "Old key revoked"],
+    t.expect(
+        anthropic["rate_limited"] == 1 and anthropic["retries"] == 0,
+        "the 429 paused the whole budget once; no retry storm (lanectl owns every retry)",
+    )
+    t.lanectl("log", "--kind", "budget.throttled", "--limit", "1")
+
+    t.say(
+        "Reviews come from other families: correctness from openai, security from google, "
+        "in parallel. Reviewers record findings; they cannot approve."
+    )
+    t.lanectl("review", fetch[:6])
+    t.lanectl("review", readme[:6])
+    t.say("The security agent reviewing the deploy change reaches for production — and is held.")
+    t.lanectl("review", rotate[:6])
+    blocked = t.lanectl("log", "--result", "blocked", "--actor", "security-gemini")
+    t.expect(
+        "printenv GITHUB_TOKEN" in blocked and "prod-web-1" in blocked,
+        "the same red rules bind the security agent: both attempts blocked and recorded",
+    )
+    gate = t.gate(rotate, expect=3)
+    t.expect(
+        not _stage(gate, "eligibility")["passed"],
+        "the deploy task is not eligible while a red-rule event is open",
     )
 
-    t.say("A human marks specified work ready; dependencies hold the rest back.")
-    t.lanectl("task", "ready", fetch[:6])
-    t.lanectl("task", "ready", docs[:6])
-    ready = t.lanectl("task", "list", "--ready")
-    t.expect(fetch in ready and docs not in ready, "only the task whose dependencies are met")
-    bad = t.lanectl("task", "edit", fetch[:6], "--depends", docs[:6], expect=1, show=False)
-    del bad
-    t.expect(True, "a dependency cycle is refused (exit 1)")
+    t.say("The gate for the retry task: everything holds but the human.")
+    gate = t.gate(fetch, expect=0)
+    t.expect(
+        [s["stage"] for s in gate["stages"] if not s["passed"]] == ["approval"],
+        "spec, signed build, both reviews and eligibility hold; approval is missing",
+    )
+    t.lanectl("merge", fetch[:6], expect=3)
+    t.expect(True, "merge refused for lack of a signed human approval (exit 3, recorded)")
 
-    t.say("Decisions are written down as ADRs, and tasks cite them.")
-    out = t.lanectl("--json", "adr", "new", "Retry with exponential backoff", show=False)
-    number = str(json.loads(out)["number"])
-    print(f"     created ADR {number}")
-    t.lanectl("task", "edit", fetch[:6], "--adrs", number)
-    t.lanectl("task", "note", creds[:6], "Waiting on the vault team for a maintenance window.")
+    t.say("Alice approves in her own terminal: an empty commit signed with her SSH key.")
+    t.lanectl("approve", fetch[:6], "--yes", "--key", str(human_key))
+    t.lanectl("merge", fetch[:6])
+    t.expect(t.state(fetch) == "merged", "merged with a true merge; the signed approval is kept")
+    t.expect((repo / "shop/retry.py").is_file(), "the retry code is on main")
 
-    t.say("Lanes are enforced in code, and red rules bind every role, the security agent too.")
+    t.say("Ceremony scales with risk: a standing approval covers low-tier README changes.")
     t.lanectl(
-        "policy", "explain", "--actor", "security-gemini", "--",
-        "scp", "nginx.conf", "deploy@prod-web-1:/etc/nginx/",
-        expect=3,
+        "approve", "--standing", "--paths", "README.md", "--until", _in_days(30),
+        "--yes", "--key", str(human_key),
     )  # fmt: skip
-    t.lanectl("policy", "explain", "--actor", "reviewer-gpt", "--write", "src/fetch.py", expect=3)
-    t.lanectl("policy", "explain", "--actor", "builder-claude", "--", "python", "-m", "pytest")
-    t.expect(True, "a reviewer cannot write code; nobody reaches production outside the pipeline")
+    t.lanectl("merge", readme[:6])
+    t.expect(t.state(readme) == "merged", "the low-tier task merged under the standing approval")
 
-    t.say("The gate says what a task still needs, stage by stage.")
-    gate = t.lanectl("gate", fetch[:6], expect=3)
-    t.expect("✗ implementation" in gate, "no signed work yet, so the gate holds")
-
-    t.say("The dashboard: what is where, what is ready, how long it has waited.")
+    t.say("The dashboard: where work is, what it waits for, and the coordination tax.")
     t.lanectl("status")
+    t.lanectl("budget")
 
-    t.say("Every change is an event in the ledger (append-only, hash-chained).")
-    log = t.lanectl("log", "--kind", "task.state")
-    t.expect(log.count("kind: task.state") == 2, "both ready transitions are in the ledger")
+    t.say("The ledger: every action, every refusal, hash-chained; the audit checks main too.")
+    t.lanectl("log", "--kind", "merge", "--limit", "3")
     t.lanectl("audit")
-    t.lanectl("check")
 
     t.say("Where things live (inspect them with plain git):")
     common = repo / ".git"
-    print(f"     policy:  {repo / '.lanes/config.yaml'}  (and .lanes/allowed_signers)")
-    print(f"     ADRs:    {repo / 'docs/decisions'}")
-    print(f"     state:   branch lanectl/state, checked out at {common / 'lanectl/state'}")
-    print("              git log lanectl/state   # every change, authored by lanectl")
-    print(f"     caches:  {common / 'lanectl/cache'}  (safe to delete)")
+    rows = (
+        ("policy", f"{repo / '.lanes/config.yaml'}  (and .lanes/allowed_signers)"),
+        ("ADRs", str(repo / "docs/decisions")),
+        ("tasks", f"branch lanectl/state, checked out at {common / 'lanectl/state'}/.lanes/tasks"),
+        ("reviews", f"{common / 'lanectl/state'}/.lanes/reviews/<task>/<head>/ (signed)"),
+        ("ledger", f"{common / 'lanectl/state'}/.lanes/log/  (lanectl log, lanectl audit)"),
+        ("history", f"git -C {repo} log --graph --show-signature main"),
+        ("caches", f"{common / 'lanectl'}  (rebuildable)"),
+    )
+    for name, where in rows:
+        print(f"     {name + ':':<9}{where}")
+
+
+def setup(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> dict[str, str]:
+    """The shop, lanectl in it, alice's key, the org on the simulator, three ready tasks."""
+    repo = t.repo
+    t.say("A small shop repository; lanectl sets itself up in it.")
+    for rel, text in BASE_FILES.items():
+        path = repo / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "A small shop")
+    t.lanectl("init")
+    (repo / ".lanes/config.yaml").write_text(demoorg.config(sim.url), encoding="utf-8")
+    print(f"     (the budgets point at the vendor simulator on {sim.url}, time x{TIME_SCALE:g})")
+    t.lanectl("human", "add", "alice", "--email", "alice@example.com", "--key", f"{human_key}.pub")
+    _git(repo, "add", ".lanes", "docs")
+    _git(repo, "commit", "-q", "-m", "Set up lanectl: org chart, alice's key, agent keys")
+    t.lanectl("check")
+
+    t.say("A decision is written down once, and the tasks that touch it cite it.")
+    adr = t.json("adr", "new", "Retry with exponential backoff")
+    _git(repo, "add", "docs")
+    _git(repo, "commit", "-q", "-m", "ADR: retry with exponential backoff")
+
+    t.say("Tasks across tiers; a human marks each ready once its spec is written.")
+    ids: dict[str, str] = {}
+    for spec in TASKS:
+        body = _body(scratch / f"{spec.key}.md", spec.goal, list(spec.acceptance))
+        task = t.json(
+            "task", "new", spec.title, "--risk", spec.risk, "--body-file", body,
+            "--paths", ",".join(spec.paths), "--adrs", str(adr["number"]),
+        )  # fmt: skip
+        ids[spec.key] = str(task["id"])
+        print(f"     {task['id']}  {spec.title}  (risk {spec.risk})")
+        t.lanectl("task", "ready", task["id"][:6], show=False)
+    ready = t.lanectl("task", "list", "--ready")
+    t.expect(all(i in ready for i in ids.values()), "all three are ready")
+    return ids
+
+
+def _delta(now: dict[str, Any], before: dict[str, Any], key: str) -> dict[str, int]:
+    def pick(stats: dict[str, Any]) -> dict[str, int]:
+        for name, row in (stats.get("by_key") or {}).items():
+            if key.startswith(name.rstrip("…*.")) or name == key:
+                return {k: int(row.get(k, 0)) for k in ("requests", "retries", "rate_limited")}
+        return {"requests": 0, "retries": 0, "rate_limited": 0}
+
+    a, b = pick(now), pick(before)
+    return {k: a[k] - b[k] for k in a}
+
+
+def _stage(gate: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in gate["stages"] if s["stage"] == name)
+
+
+def _in_days(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+def _keygen(path: Path) -> Path:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice@example.com", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
 
 
 def run(directory: str | None, *, keep: bool) -> int:
-    if shutil.which("git") is None:
-        print("lanectl demo needs git on PATH", file=sys.stderr)
-        return 1
+    for tool in ("git", "ssh-keygen"):
+        if shutil.which(tool) is None:
+            print(f"lanectl demo needs {tool} on PATH", file=sys.stderr)
+            return 1
     base = (
         Path(directory).resolve() if directory else Path(tempfile.mkdtemp(prefix="lanectl-demo-"))
     )
@@ -186,28 +283,28 @@ def run(directory: str | None, *, keep: bool) -> int:
     scratch.mkdir()
     keep = keep or directory is not None
     print(f"lanectl demo — a throwaway repository at {repo}")
+    # The demo's keys, agent keys and fake credentials stay in the demo: its own
+    # LANECTL_HOME, and variables no real provider reads.
+    env = {"LANECTL_HOME": str(base / "lanectl-home")} | {k: v for k, (v, _) in KEYS.items()}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         _git(repo, "init", "-q", "-b", "main")
         _git(repo, "config", "user.name", "Alice Example")
         _git(repo, "config", "user.email", "alice@example.com")
-        (repo / "README.md").write_text("# shop\n", encoding="utf-8")
-        _git(repo, "add", "README.md")
-        _git(repo, "commit", "-q", "-m", "A small shop")
-        # Agent signing keys of the throwaway repository stay in the throwaway directory.
-        previous_home = os.environ.get("LANECTL_HOME")
-        os.environ["LANECTL_HOME"] = str(base / "lanectl-home")
-        try:
-            tour(Tour(repo), scratch)
-        finally:
-            if previous_home is None:
-                os.environ.pop("LANECTL_HOME", None)
-            else:
-                os.environ["LANECTL_HOME"] = previous_home
+        human_key = _keygen(base / "alice_demo_key")
+        with Simulator(SimConfig.from_dict(demoorg.sim_config())) as sim:
+            tour(Tour(repo), scratch, sim, human_key)
     except (DemoFailed, subprocess.SubprocessError) as exc:
         print(f"\n✗ demo failed: {exc}", file=sys.stderr)
         print(f"  the repository is kept at {repo} for inspection", file=sys.stderr)
         return 1
     finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         shutil.rmtree(scratch, ignore_errors=True)
     print("\n✓ demo complete: every expected outcome happened.")
     if keep:
