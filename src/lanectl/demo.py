@@ -53,13 +53,16 @@ class Tour:
         self.step += 1
         print(f"\n{self.step}. {text}")
 
-    def _call(self, argv: tuple[str, ...], expect: int) -> tuple[str, str]:
+    def _call(self, argv: tuple[str, ...], expect: int, show: bool = False) -> tuple[str, str]:
         from lanectl.cli import app
         from lanectl.cli.errors import run
 
         out, err = StringIO(), StringIO()
         with redirect_stdout(out), redirect_stderr(err):
             code = run(app, ["--repo", str(self.repo), *argv])
+        if show or code != expect:
+            for line in (out.getvalue() + err.getvalue()).rstrip("\n").splitlines():
+                print(f"     {line}")
         if code != expect:
             detail = (err.getvalue().strip() or out.getvalue().strip()).splitlines()[-1:]
             raise DemoFailed(
@@ -70,14 +73,13 @@ class Tour:
 
     def lanectl(self, *argv: str, expect: int = 0, show: bool = True) -> str:
         print(f"   $ lanectl {shlex.join(argv)}")
-        out, err = self._call(argv, expect)
-        if show:
-            for line in (out + err).rstrip("\n").splitlines():
-                print(f"     {line}")
+        out, err = self._call(argv, expect, show)
         return out + err
 
-    def json(self, *argv: str, expect: int = 0) -> dict[str, Any]:
-        """Run quietly with --json and parse the answer."""
+    def json(self, *argv: str, expect: int = 0, echo: bool = False) -> dict[str, Any]:
+        """Run with --json and parse the answer (``echo``: show the command line)."""
+        if echo:
+            print(f"   $ lanectl {shlex.join(argv)}")
         out, _ = self._call(("--json", *argv), expect)
         value = json.loads(out)
         if not isinstance(value, dict):
@@ -123,7 +125,7 @@ def tour(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> None:
     for key, task_id in ids.items():
         t.expect(t.state(task_id) == "review", f"{key}: built, signed, checks green, in review")
     stats = sim.stats()
-    anthropic = _delta(stats, before, KEYS["LANECTL_DEMO_ANTHROPIC_KEY"][0])
+    anthropic = _delta(stats, before, KEYS["SHOP_DEMO_ANTHROPIC_KEY"][0])
     print(
         f"     simulator: {anthropic['requests']} requests on the anthropic key, "
         f"{anthropic['rate_limited']} answered 429, {anthropic['retries']} hidden SDK retries"
@@ -218,7 +220,8 @@ def setup(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> dict[str, 
     t.lanectl("check")
 
     t.say("A decision is written down once, and the tasks that touch it cite it.")
-    adr = t.json("adr", "new", "Retry with exponential backoff")
+    adr = t.json("adr", "new", "Retry with exponential backoff", echo=True)
+    print(f"     created docs/decisions/{Path(str(adr['file'])).name}")
     _git(repo, "add", "docs")
     _git(repo, "commit", "-q", "-m", "ADR: retry with exponential backoff")
 
@@ -228,7 +231,7 @@ def setup(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> dict[str, 
         body = _body(scratch / f"{spec.key}.md", spec.goal, list(spec.acceptance))
         task = t.json(
             "task", "new", spec.title, "--risk", spec.risk, "--body-file", body,
-            "--paths", ",".join(spec.paths), "--adrs", str(adr["number"]),
+            "--paths", ",".join(spec.paths), "--adrs", str(adr["number"]), echo=True,
         )  # fmt: skip
         ids[spec.key] = str(task["id"])
         print(f"     {task['id']}  {spec.title}  (risk {spec.risk})")
@@ -239,11 +242,12 @@ def setup(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> dict[str, 
 
 
 def _delta(now: dict[str, Any], before: dict[str, Any], key: str) -> dict[str, int]:
+    """What the simulator counted for ``key`` between two ``stats()`` snapshots."""
+    from lanectl.sim.stats import label
+
     def pick(stats: dict[str, Any]) -> dict[str, int]:
-        for name, row in (stats.get("by_key") or {}).items():
-            if key.startswith(name.rstrip("…*.")) or name == key:
-                return {k: int(row.get(k, 0)) for k in ("requests", "retries", "rate_limited")}
-        return {"requests": 0, "retries": 0, "rate_limited": 0}
+        row = (stats.get("by_key") or {}).get(label(key)) or {}
+        return {k: int(row.get(k, 0)) for k in ("requests", "retries", "rate_limited")}
 
     a, b = pick(now), pick(before)
     return {k: a[k] - b[k] for k in a}

@@ -18,14 +18,15 @@ from typing import Any
 
 TIME_SCALE = 30.0  # a simulated minute of budget passes in two seconds
 KEYS = {
-    "LANECTL_DEMO_ANTHROPIC_KEY": ("sk-ant-demo-Zm9yVGhlRGVtb09ubHlOb3RBS2V5", "anthropic"),
-    "LANECTL_DEMO_OPENAI_KEY": ("sk-demo-b3BlbmFpRGVtb0tleU5vdFJlYWw", "openai"),
-    "LANECTL_DEMO_GEMINI_KEY": ("sk-demo-Z2VtaW5pRGVtb0tleU5vdFJlYWw", "openai"),
+    "SHOP_DEMO_ANTHROPIC_KEY": ("sk-ant-demo-Zm9yVGhlRGVtb09ubHlOb3RBS2V5", "anthropic"),
+    "SHOP_DEMO_OPENAI_KEY": ("sk-demo-b3BlbmFpRGVtb0tleU5vdFJlYWw", "openai"),
+    "SHOP_DEMO_GEMINI_KEY": ("sk-demo-Z2VtaW5pRGVtb0tleU5vdFJlYWw", "openai"),
 }
 CHECK = "python3 -m unittest discover -s tests -q"
 
 # The shop before any task: a fetch function with no retries, and its test.
 BASE_FILES = {
+    ".gitignore": "__pycache__/\n",
     "README.md": "# shop\n\nA small shop. `python3 -m unittest` runs its tests.\n",
     "shop/__init__.py": "",
     "shop/fetch.py": (
@@ -155,7 +156,7 @@ def config(sim_url: str, human: str = "alice") -> str:
         "agents:",
         "  builder-claude: "
         + flow({"role": "builder", "provider": "anthropic", "model": "claude-sonnet-4-6",
-                "family": "anthropic", "budget": "anthropic-main"}),
+                "family": "anthropic", "budget": "anthropic-main", "reply_tokens": 2048}),
         "  reviewer-gpt: "
         + flow({"role": "reviewer", "provider": "openai", "model": "gpt-5",
                 "family": "openai", "budget": "openai-main"}),
@@ -164,14 +165,14 @@ def config(sim_url: str, human: str = "alice") -> str:
                 "model": "gemini-2.5-pro", "family": "google", "budget": "google-main"}),
         "budgets:",
         "  anthropic-main: "
-        + flow({"credential_env": "LANECTL_DEMO_ANTHROPIC_KEY", "base_url": sim_url,
-                "rpm": 40, "input_tpm": 40000, "output_tpm": 8000, "max_concurrency": 3,
+        + flow({"credential_env": "SHOP_DEMO_ANTHROPIC_KEY", "base_url": sim_url,
+                "rpm": 40, "input_tpm": 80000, "output_tpm": 16000, "max_concurrency": 3,
                 **budget}),
         "  openai-main: "
-        + flow({"credential_env": "LANECTL_DEMO_OPENAI_KEY", "base_url": sim_url + "/v1",
+        + flow({"credential_env": "SHOP_DEMO_OPENAI_KEY", "base_url": sim_url + "/v1",
                 "rpm": 500, "tpm": 200000, **budget}),
         "  google-main: "
-        + flow({"credential_env": "LANECTL_DEMO_GEMINI_KEY", "base_url": sim_url + "/v1",
+        + flow({"credential_env": "SHOP_DEMO_GEMINI_KEY", "base_url": sim_url + "/v1",
                 "rpm": 60, "tpm": 100000, **budget}),
         "policy:",
         "  diversity: strict",
@@ -201,7 +202,7 @@ def sim_config() -> dict[str, Any]:
     keys: dict[str, Any] = {}
     for value, vendor in KEYS.values():
         if vendor == "anthropic":
-            keys[value] = {"vendor": vendor, "rpm": 40, "input_tpm": 40000, "output_tpm": 8000}
+            keys[value] = {"vendor": vendor, "rpm": 40, "input_tpm": 80000, "output_tpm": 16000}
         else:
             keys[value] = {"vendor": vendor, "rpm": 500, "tpm": 200000}
     builder = "builder-*"
@@ -214,7 +215,7 @@ def sim_config() -> dict[str, Any]:
                 {"text": "A retry helper, then fetch uses it.",
                  "tool_calls": [_call("write_file", path="shop/retry.py", content=RETRY)],
                  # The budget's first 429: the pacer pauses the whole budget, once.
-                 "fault": "rate_limited"},
+                 "fault": "rate_limited", "retry_after_s": 15},
                 {"tool_calls": [_call("edit_file", path="shop/fetch.py",
                                       old_text=FETCH_OLD, new_text=FETCH_NEW)]},
                 {"tool_calls": [_call("write_file", path="tests/test_retry.py",
