@@ -56,6 +56,7 @@ class Options:
     dry_run: bool = False
     agent: str | None = None
     poll_s: float = 1.0
+    only: str | None = None  # build this task and no other (``lanectl run``)
 
 
 @dataclass
@@ -360,7 +361,7 @@ def run(ws: Workspace, options: Options, report: Reporter) -> Report:
         claims = lease.list_claims(ws.root)
         allow = room(ws, setup_, claims)
         cap = options.max if allow.slots is None else min(options.max, allow.slots)
-        for task, held in candidates(ws, tasks.load(ws), time.time(), claims):
+        for task, held in _only(options, candidates(ws, tasks.load(ws), time.time(), claims)):
             if held:
                 out.skipped.append((task.id, held))
             elif len(out.planned) < cap:
@@ -397,6 +398,12 @@ def run(ws: Workspace, options: Options, report: Reporter) -> Report:
     return out
 
 
+def _only(
+    options: Options, found: list[tuple[tasks.Task, str | None]]
+) -> list[tuple[tasks.Task, str | None]]:
+    return found if options.only is None else [c for c in found if c[0].id == options.only]
+
+
 def _waiting(allow: budgetwatch.Allowance) -> str:
     return f"waiting for budget {allow.budget}: {allow.reason}"
 
@@ -415,7 +422,7 @@ def _claim_round(
     what it skips. Returns the claims, and the allowance if it held ready work back."""
     taken: list[tuple[lease.Lease, Plan]] = []
     claims = lease.list_claims(ws.root)
-    found = candidates(ws, tasks.load(ws), time.time(), claims)
+    found = _only(options, candidates(ws, tasks.load(ws), time.time(), claims))
     free = [t for t, held in found if held is None and t.id not in running.values()]
     allow = room(ws, setup_, claims) if free else budgetwatch.allowance(None, None, None, 0)
     slots = options.max - len(running)

@@ -29,6 +29,7 @@ from lanectl.cli import (
     people_cmd,
     policy_cmd,
     review_cmd,
+    run_cmd,
     sim_cmd,
     task_cmd,
 )
@@ -84,6 +85,7 @@ budget_cmd.register(app)
 approve_cmd.register(app)
 merge_cmd.register(app)
 dispatch_cmd.register(app)
+run_cmd.register(app)
 doctor_cmd.register(app)
 completion_cmd.register(app)
 review_cmd.register(app)
