@@ -215,6 +215,10 @@ def setup(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> dict[str, 
     (repo / ".lanes/config.yaml").write_text(demoorg.config(sim.url), encoding="utf-8")
     print(f"     (the budgets point at the vendor simulator on {sim.url}, time x{TIME_SCALE:g})")
     t.lanectl("human", "add", "alice", "--email", "alice@example.com", "--key", f"{human_key}.pub")
+    t.lanectl(
+        "agent", "add", "designer-gpt", "--role", "designer", "--provider", "openai",
+        "--model", "gpt-5-mini", "--family", "openai", "--budget", "openai-main",
+    )  # fmt: skip
     _git(repo, "add", ".lanes", "docs")
     _git(repo, "commit", "-q", "-m", "Set up lanectl: org chart, alice's key, agent keys")
     t.lanectl("check")

@@ -269,6 +269,13 @@ def sim_config() -> dict[str, Any]:
             "match": {"agent": "reviewer-*"},
             "turns": [{"text": _answer("pass")}],
         },
+        {
+            "match": {"agent": "designer-*"},
+            "turns": [{"text": _answer("pass", {
+                "severity": "info", "category": "design", "title":
+                "the pipeline, not an agent, runs the rotation, as ADR 0002 wants",
+            })}],
+        },
     ]  # fmt: skip
     return {
         "time_scale": TIME_SCALE,
