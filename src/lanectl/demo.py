@@ -158,7 +158,7 @@ def tour(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> None:
     t.say("The gate for the retry task: everything holds but the human.")
     gate = t.gate(fetch, expect=0)
     t.expect(
-        [s["stage"] for s in gate["stages"] if not s["passed"]] == ["approval"],
+        [s["stage"] for s in gate["stages"] if s["status"] == "fail"] == ["approval"],
         "spec, signed build, both reviews and eligibility hold; approval is missing",
     )
     t.lanectl("merge", fetch[:6], expect=3)
