@@ -141,7 +141,6 @@ def tour(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> None:
         "in parallel. Reviewers record findings; they cannot approve."
     )
     t.lanectl("review", fetch[:6])
-    t.lanectl("review", readme[:6])
     t.say("The security agent reviewing the deploy change reaches for production — and is held.")
     t.lanectl("review", rotate[:6])
     blocked = t.lanectl("log", "--result", "blocked", "--actor", "security-gemini")
@@ -170,7 +169,12 @@ def tour(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> None:
     t.expect(t.state(fetch) == "merged", "merged with a true merge; the signed approval is kept")
     t.expect((repo / "shop/retry.py").is_file(), "the retry code is on main")
 
-    t.say("Ceremony scales with risk: a standing approval covers low-tier README changes.")
+    t.say(
+        "Ceremony scales with risk. `lanectl run` takes the low-tier task through review "
+        "and the gate (it was built already) and stops at the human."
+    )
+    t.lanectl("run", readme[:6])
+    t.say("A standing approval, signed once, covers low-tier README changes.")
     t.lanectl(
         "approve", "--standing", "--paths", "README.md", "--until", _in_days(30),
         "--yes", "--key", str(human_key),
@@ -183,7 +187,7 @@ def tour(t: Tour, scratch: Path, sim: Simulator, human_key: Path) -> None:
     t.lanectl("budget")
 
     t.say("The ledger: every action, every refusal, hash-chained; the audit checks main too.")
-    t.lanectl("log", "--kind", "merge", "--limit", "3")
+    t.lanectl("log", "--kind", "merge.refused", "--limit", "1")
     t.lanectl("audit")
 
     t.say("Where things live (inspect them with plain git):")
