@@ -47,12 +47,9 @@ def register(app: typer.Typer) -> None:
         incomplete = [r for r in result.reviews if not r.counts]
         if not json_mode:
             for r in result.reviews:
-                verdict = f": {r.verdict}" if r.verdict else ""
-                print(f"{r.label:<11}  {r.agent} ({r.family}){verdict} — {r.reason}")
+                print(f"{r.label:<11}  {r.agent} ({r.family}): {r.reason}")
             print()
             print(render(result.gate))
-            if result.waiting_for_human and not result.gate.approved:
-                print(f"\nWaiting for human approval: lanectl approve {result.task}")
         if incomplete:
             raise typer.Exit(1)
         if not result.waiting_for_human:
