@@ -71,7 +71,8 @@ def _build(ws: Workspace, task: tasks.Task, report: Reporter, out: RunResult) ->
         return True
     if task.state == "draft":
         raise Refused(
-            f"{task.id} is a draft: a human marks it ready once its Goal and Acceptance are written",
+            f"{task.id} is a draft: a human marks it ready once its Goal and Acceptance "
+            "are written",
             hint=f"lanectl task ready {task.id}",
         )
     if task.state == "blocked":
