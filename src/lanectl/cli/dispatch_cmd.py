@@ -1,52 +1,13 @@
 """``lanectl dispatch``"""
 
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from lanectl.cli.common import JsonFlag, as_json, emit_json, is_tty, workspace
+from lanectl.cli.common import JsonFlag, as_json, emit_json, workspace
+from lanectl.cli.progress import reporter
 
 FINAL = ("review", "blocked", "lost", "skipped")
-
-
-@contextmanager
-def _reporter(json_out: bool) -> Iterator[object]:
-    """(task, phase, message) → a line per event, or a live rich view on a terminal."""
-    if json_out:
-        yield lambda task, phase, message: None
-        return
-    if not is_tty():
-        lock = threading.Lock()
-
-        def plain(task: str, phase: str, message: str) -> None:
-            with lock:
-                sys.stdout.write(f"{task}  {phase:<8} {message}\n")
-                sys.stdout.flush()
-
-        yield plain
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
-        rows: dict[str, object] = {}
-
-        def live(task: str, phase: str, message: str) -> None:
-            if task not in rows:
-                rows[task] = progress.add_task("", total=1)
-            done = phase in FINAL
-            marks = {"review": "✓", "blocked": "✗", "lost": "!", "skipped": "–", "waiting": "…"}
-            mark = marks.get(phase, "")
-            progress.update(
-                rows[task],  # type: ignore[arg-type]
-                description=f"{mark + ' ' if mark else ''}{task}  {phase}: {message}",
-                completed=1 if done else 0,
-            )
-
-        yield live
 
 
 def register(app: typer.Typer) -> None:
@@ -83,8 +44,8 @@ def register(app: typer.Typer) -> None:
         ws = workspace(ctx)
         options = dispatchmod.Options(max=max_builders, once=once, dry_run=dry_run, agent=agent)
         json_mode = as_json(ctx, json_out)
-        with _reporter(json_mode) as report:
-            result = dispatchmod.run(ws, options, report)  # type: ignore[arg-type]
+        with reporter(json_mode, FINAL) as report:
+            result = dispatchmod.run(ws, options, report)
         if json_mode:
             emit_json(result.to_json())
         elif dry_run:
