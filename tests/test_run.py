@@ -156,3 +156,23 @@ def test_run_on_github_opens_the_pull_request_and_posts_the_reviews(
     assert f"Eligible. Next: lanectl approve {tid}" in result.out
     assert fake.requests("PUT") == []  # nothing merged
     assert TOKEN not in result.out + result.err
+
+
+@pytest.mark.slow
+def test_run_shows_live_progress_on_a_terminal_and_plain_lines_elsewhere(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_approve_merge import run_in_terminal
+
+    first, second = org.task("Say hello"), org.task("Say hello again")
+    with sim([*script(first), builder(second)]) as running:
+        Reviews(org, running, monkeypatch).configure(checks=[CHECK], dispatch={"lease_s": 5})
+        code, screen = run_in_terminal(org.repo, ["run", first], "")
+        plain = org.cli("run", second)
+    assert code == 0, screen
+    assert "\x1b[?25l" in screen  # rich's live view hides the cursor while it spins
+    assert re.search(rf"✓ {first}\s+review: checks green", screen)
+    assert not re.search(rf"^{first}\s+claimed\s+generation", screen, re.M)
+    assert plain.code == 0, plain.out + plain.err
+    assert "\x1b[" not in plain.out  # piped: one plain line per event, no escape codes
+    assert re.search(rf"^{second}\s+claimed\s+generation 1 for builder-claude", plain.out, re.M)
