@@ -13,13 +13,12 @@ Commands it runs get a private ``HOME`` and no credential at all.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lanectl import git, ids, isolation, ledger, worktrees
+from lanectl import ids, isolation, ledger, worktrees
 from lanectl.errors import LaneError
 from lanectl.guard import Guard
 from lanectl.policy import Actor, load_context
@@ -45,12 +44,8 @@ def prepare(
 ) -> Kit:
     """The worktree at ``head`` and the read-only toolbox for ``agent`` (call serially)."""
     path = path_for(ws, task, role)
-    remove(ws, task, role)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    options = worktrees.defused(ws.root)
-    git.run(
-        [*options, "worktree", "add", "--quiet", "--force", "--detach", str(path), head], ws.root
-    )
+    worktrees.remove_path(ws, path)
+    worktrees.add_detached(ws, path, head)
     ctx = load_context(ws, agent, task=task, worktree=path)
     guard = Guard(ws, Actor(agent, role), ctx, task)
     settings = ToolSettings.from_config(raw)
@@ -71,9 +66,4 @@ def prepare(
 
 
 def remove(ws: Workspace, task: str, role: str) -> None:
-    path = path_for(ws, task, role)
-    if path.exists():
-        git.run(["worktree", "remove", "--force", "--force", str(path)], ws.root, check=False)
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-    git.run(["worktree", "prune"], ws.root, check=False)
+    worktrees.remove_path(ws, path_for(ws, task, role))

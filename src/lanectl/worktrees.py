@@ -13,6 +13,8 @@ write ``.git/config``, and lanectl must not run what it put there (ADR 0018).
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from lanectl.errors import LaneError
 from lanectl.workspace import Workspace
 
 PROMPT_FILE = ".lanectl-prompt.md"  # written for the agent, never committed
+ADMIN_TIMEOUT_S = 120.0
 
 
 def path_for(ws: Workspace, task: str) -> Path:
@@ -56,29 +59,58 @@ class Prepared:
     reused: bool  # an earlier (crashed or blocked) build's worktree, reset
 
 
+@contextmanager
+def admin(ws: Workspace) -> Iterator[None]:
+    """Add, remove and prune worktrees one at a time, across threads and processes.
+
+    ``git worktree add`` writes the new worktree's admin directory in steps
+    while every other worktree command reads all of them, and ``prune`` drops
+    one that looks half made: builders and reviewers starting at once failed
+    with "failed to read .git/worktrees/…/commondir".
+    """
+    from filelock import FileLock
+
+    ws.private_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(ws.private_dir / "worktrees.lock"), timeout=ADMIN_TIMEOUT_S):
+        yield
+
+
+def add_detached(ws: Workspace, path: Path, start: str) -> None:
+    """A new worktree at ``path``, detached at ``start``, filter drivers off."""
+    with admin(ws):
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git.run(
+            [*defused(ws.root), "worktree", "add", "--quiet", "--force", "--detach", str(path),
+             start],
+            ws.root,
+        )  # fmt: skip
+
+
+def remove_path(ws: Workspace, path: Path) -> None:
+    with admin(ws):
+        if path.exists():
+            git.run(["worktree", "remove", "--force", "--force", str(path)], ws.root, check=False)
+            if path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+        git.run(["worktree", "prune"], ws.root, check=False)
+
+
 def prepare(ws: Workspace, task: str, start: str) -> Prepared:
     """A clean worktree for ``task`` at ``start`` (detached), new or reset."""
     path = path_for(ws, task)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    git.run(["worktree", "prune"], ws.root)
-    registered = path.resolve() in {p.resolve() for p in git.worktree_paths(ws.root)}
-    options = defused(ws.root)
+    with admin(ws):
+        git.run(["worktree", "prune"], ws.root)
+        registered = path.resolve() in {p.resolve() for p in git.worktree_paths(ws.root)}
     if registered and (path / ".git").is_file():
+        options = defused(ws.root)
         git.run([*options, "checkout", "--quiet", "--force", "--detach", start], path)
         git.run([*options, "clean", "-ffdxq"], path)
         return Prepared(path, reused=True)
-    if path.exists():
-        shutil.rmtree(path)
-    git.run(
-        [*options, "worktree", "add", "--quiet", "--force", "--detach", str(path), start], ws.root
-    )
+    add_detached(ws, path, start)
     return Prepared(path, reused=False)
 
 
 def remove(ws: Workspace, task: str) -> None:
-    path = path_for(ws, task)
-    if path.exists():
-        git.run(["worktree", "remove", "--force", "--force", str(path)], ws.root, check=False)
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-    git.run(["worktree", "prune"], ws.root)
+    remove_path(ws, path_for(ws, task))
