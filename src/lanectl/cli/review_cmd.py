@@ -1,58 +1,20 @@
 """``lanectl review ID [--role R]`` · ``lanectl waive ID --diversity``"""
 
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from lanectl.cli.common import JsonFlag, as_json, emit_json, is_tty, workspace
+from lanectl.cli.common import JsonFlag, as_json, emit_json, workspace
+from lanectl.cli.progress import MARKS, reporter
 
 Opt = typer.Option
-MARKS = {"recorded": "✓", "reused": "✓", "current": "✓", "incomplete": "✗", "error": "✗"}
 DONE = ("recorded", "reused", "current", "incomplete", "error", "posted", "status")
 DEFAULT_REASON = "no security agent of a third model family is configured"
 ROLE_HELP = "reviewer, security or designer (repeatable; default: every role the tier requires)."
 DIVERSITY_HELP = (
     "Let the security review come from the correctness reviewer's family (never the builder's)."
 )
-
-
-@contextmanager
-def _reporter(json_out: bool) -> Iterator[Any]:
-    """(role, phase, message) → a line each, or a live view on a terminal."""
-    if json_out:
-        yield lambda role, phase, message: None
-        return
-    if not is_tty():
-        lock = threading.Lock()
-
-        def plain(role: str, phase: str, message: str) -> None:
-            with lock:
-                sys.stdout.write(f"{role:<11}  {phase:<10} {message}\n")
-                sys.stdout.flush()
-
-        yield plain
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}")) as progress:
-        rows: dict[str, Any] = {}
-
-        def live(role: str, phase: str, message: str) -> None:
-            if role not in rows:
-                rows[role] = progress.add_task("", total=1)
-            mark = MARKS.get(phase, "")
-            progress.update(
-                rows[role],
-                description=f"{mark + ' ' if mark else ''}{role}  {phase}: {message}",
-                completed=1 if phase in DONE else 0,
-            )
-
-        yield live
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +42,7 @@ def register(app: typer.Typer) -> None:
         ws = workspace(ctx)
         json_mode = as_json(ctx, json_out)
         try:
-            with _reporter(json_mode) as report:
+            with reporter(json_mode, DONE, width=11) as report:
                 outcomes = reviewmod.run_reviews(ws, task_id, role or None, report)
         except Refusal as refusal:
             raise refused(refusal, "review.refused", json_mode) from None
