@@ -355,3 +355,14 @@ def test_converse_until_text_with_read_only_tools_and_cancel(org: Org) -> None:
     [read] = of_task(org, "tool.call", tid)
     assert read["actor"] == reviewer
     assert read["data"]["summary"] == "read_file README.md"
+
+
+def test_an_unset_reply_size_fits_the_budget_it_draws_from() -> None:
+    # Anthropic's first tier lets 8,000 output tokens out a minute: a default of 8,192
+    # per turn would be refused as too large before the first call.
+    tier1 = {"output_tpm": 8000, "input_tpm": 30000, "rpm": 50}
+    assert agentloop.Limits.from_agent({}, budget=tier1).reply_tokens == 4000
+    assert agentloop.Limits.from_agent({}, budget={"tpm": 200_000}).reply_tokens == 8192
+    assert agentloop.Limits.from_agent({}).reply_tokens == 8192
+    chosen = {"reply_tokens": 9000}  # said explicitly: kept, and refused by the pacer if too big
+    assert agentloop.Limits.from_agent(chosen, budget=tier1).reply_tokens == 9000

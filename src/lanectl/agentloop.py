@@ -63,12 +63,31 @@ class Limits:
     max_seconds: float | None = None
 
     @classmethod
-    def from_agent(cls, raw: Mapping[str, Any], *, max_seconds: float | None = None) -> Limits:
-        """From an agent's ``max_steps``, ``max_tokens`` and ``reply_tokens`` config keys."""
+    def from_agent(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        max_seconds: float | None = None,
+        budget: Mapping[str, Any] | None = None,
+    ) -> Limits:
+        """From an agent's ``max_steps``, ``max_tokens`` and ``reply_tokens`` config keys.
+
+        Unset, ``reply_tokens`` is 8,192 or half of what ``budget`` lets out per
+        minute (``output_tpm``, else ``tpm``) when that is less: every request
+        reserves its whole ``max_tokens``, so a default above the budget would
+        refuse every call (Anthropic's first tier allows 8,000 output tokens a
+        minute) and one equal to it would let a single call run at a time.
+        """
+        reply = raw.get("reply_tokens")
+        if not reply:
+            per_minute = (budget or {}).get("output_tpm") or (budget or {}).get("tpm")
+            reply = REPLY_TOKENS
+            if isinstance(per_minute, int) and per_minute > 0:
+                reply = max(1, min(REPLY_TOKENS, per_minute // 2))
         return cls(
             max_steps=int(raw.get("max_steps") or MAX_STEPS),
             max_tokens=int(raw.get("max_tokens") or MAX_TOKENS),
-            reply_tokens=int(raw.get("reply_tokens") or REPLY_TOKENS),
+            reply_tokens=int(reply),
             max_seconds=max_seconds,
         )
 

@@ -267,7 +267,8 @@ def _models() -> type[BaseModel]:
             default=None,
             gt=0,
             le=200_000,
-            description="Model loop: `max_tokens` of each model turn (unset: 8,192).",
+            description="Model loop: `max_tokens` of each model turn (unset: 8,192, or half "
+            "the budget's output_tpm (else tpm) when that is less).",
         )
         _cred = field_validator("credential_env")(env_name)
         _argv = field_validator("command")(argv_template)

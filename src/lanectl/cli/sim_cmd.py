@@ -52,6 +52,49 @@ def serve(
     )
 
 
+@app.command("use")
+def use(
+    ctx: typer.Context,
+    url: Annotated[
+        str, typer.Argument(help="The simulator's address (printed by `lanectl sim serve`).")
+    ] = f"http://127.0.0.1:{DEFAULT_PORT}",
+    time_scale: Annotated[
+        float, typer.Option("--time-scale", min=0.001, help="The simulator's time_scale.")
+    ] = 1.0,
+) -> None:
+    """Point every budget in .lanes/config.yaml at the simulator, to rehearse offline.
+
+    Rewrites each model budget's base_url (and any agent's own base_url) in
+    the work tree's config and prints the fake keys to export. It is policy:
+    commit it to the base branch of a rehearsal repository.
+    """
+    from lanectl import simuse
+    from lanectl.cli.common import workspace
+    from lanectl.state import atomic_write
+
+    ws = workspace(ctx)
+    path = ws.root / ".lanes" / "config.yaml"
+    pointed = simuse.point(path.read_text(encoding="utf-8"), url, time_scale=time_scale)
+    atomic_write(path, pointed.text)
+    if not simuse.answers(url):
+        print(f"lanectl: nothing answers at {url} yet: start it with `lanectl sim serve`")
+    print(f"Pointed {len(pointed.changed)} entries of .lanes/config.yaml at the simulator:")
+    for name, base in pointed.changed:
+        print(f"  {name:<18} base_url: {base}")
+    if pointed.exports:
+        print("Give the budgets the simulator's keys (fake ones) in this shell:")
+        print("  export " + " ".join(f"{k}={v}" for k, v in pointed.exports))
+    print("It is policy: commit it (git add .lanes/config.yaml && git commit).")
+
+
+@app.command("example")
+def example() -> None:
+    """Print an annotated simulator config (keys, limits, faults, a script) to start from."""
+    from lanectl import templates
+
+    sys.stdout.write(templates.shipped("sim.yaml"))
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 

@@ -49,7 +49,13 @@ class LLMRunner:
         if base.raw is None:
             return RunOutcome(False, base.problem or "no policy on the base branch")
         settings = ToolSettings.from_config(base.raw)
-        limits = agentloop.Limits.from_agent(agent.raw, max_seconds=job.timeout_s)
+        budgets = base.raw.get("budgets") if isinstance(base.raw.get("budgets"), dict) else {}
+        budget = budgets.get(agent.budget) if isinstance(budgets, dict) and agent.budget else None
+        limits = agentloop.Limits.from_agent(
+            agent.raw,
+            max_seconds=job.timeout_s,
+            budget=budget if isinstance(budget, dict) else None,
+        )
         # What `run` starts gets the agent's environment without its credential.
         env = {k: v for k, v in job.env.items() if k != agent.credential_env}
         box = Toolbox(
