@@ -124,6 +124,10 @@ def test_merge_json_and_a_second_merge_is_refused(org: Org) -> None:
     again = org.cli("--json", "merge", tid)
     assert again.code == 3
     assert json.loads(again.out)["stages"][0]["reason"] == f"{tid} is merged"
+    # the gate of a merged task names its merge instead of judging a head now in main
+    gate = org.cli("gate", tid, ok=True).out
+    assert f"merged into main by {done['merge'][:7]} (approval {done['approval'][:7]})" in gate
+    assert json.loads(org.cli("--json", "gate", tid, ok=True).out)["merge"] == done["merge"]
 
 
 def test_approve_refuses_an_agent_key(org: Org) -> None:

@@ -10,6 +10,7 @@ events are open from the ledger.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -112,6 +113,20 @@ def open_blocks(ws: Workspace, task_id: str) -> list[dict[str, Any]]:
         if event.get("role") == "human" and isinstance(data, dict):
             acked.update(str(i) for i in data.get("events") or [])
     return [e for e in blocked if e.get("id") not in acked]
+
+
+def landed(ws: Workspace, task_id: str, base: str) -> dict[str, Any] | None:
+    """The task's ``merge.done`` event, when its merge commit is in the base branch's history."""
+    events = logquery.scan(ws.log_dir, logquery.Filters(task=task_id, kind="merge.done"))
+    for event, _ in reversed(list(events)):
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        merge = data.get("merge") if isinstance(data, dict) else None
+        if not isinstance(merge, str) or not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", merge):
+            continue
+        check = ["merge-base", "--is-ancestor", merge, f"refs/heads/{base}"]
+        if git.run(check, ws.root, check=False).returncode == 0:
+            return {"merge": merge, "approval": data.get("approval"), "ts": event.get("ts")}
+    return None
 
 
 def _describe(event: dict[str, Any]) -> str:

@@ -40,8 +40,20 @@ def register(app: typer.Typer) -> None:
         task = tasks.load(ws).resolve(task_id)
         if acknowledge:
             _acknowledge(ws, task.id)
-        result = gatefacts.judge(ws, task)
         json_mode = as_json(ctx, json_out)
+        if task.state == "merged":
+            done = gatefacts.landed(ws, task.id, ws.settings.base_branch)
+            if done is not None:  # its branch is in the base now: nothing left to judge
+                if json_mode:
+                    emit_json({"task": task.id, "merged": True, **done})
+                else:
+                    approval = str(done.get("approval") or "")[:7]
+                    print(
+                        f"{task.id}  {task.title}: merged into {ws.settings.base_branch} by "
+                        f"{done['merge'][:7]} (approval {approval or 'standing'}), {done['ts']}"
+                    )
+                return
+        result = gatefacts.judge(ws, task)
         if json_mode:
             emit_json(result.to_json())
         else:
