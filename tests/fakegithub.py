@@ -15,11 +15,14 @@ import json
 import re
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
 
 from fakegithub_api import Api
 
@@ -287,3 +290,18 @@ class FakeGitHub(Api):
         if links:
             headers["Link"] = ", ".join(links)
         return 200, items[(number - 1) * size : number * size], headers
+
+
+TOKEN = "ghp_lanectlFakeToken0123456789ABCDEF"  # a known fake, scanned for in outputs
+
+
+@pytest.fixture(name="fake")
+def fake_github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """A fake GitHub over a new bare repository, with GITHUB_TOKEN set to its token."""
+    from conftest import git
+
+    bare = tmp_path / "github.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with FakeGitHub(bare, token=TOKEN) as server:
+        yield server

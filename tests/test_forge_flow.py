@@ -12,17 +12,17 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import Cli, Result, git
-from fakegithub import FakeGitHub
+from fakegithub import TOKEN, FakeGitHub, fake_github
 from gatekit import Org
 
-TOKEN = "ghp_lanectlFakeToken0123456789ABCDEF"  # a known fake, scanned for at the end
 FILES = {"src/fetch.py": "def fetch():\n    return 1\n"}
+
+__all__ = ["TOKEN", "fake_github"]
 
 
 def use_github(repo: Path, url: str) -> None:
@@ -32,15 +32,6 @@ def use_github(repo: Path, url: str) -> None:
     path.write_text(re.sub(r"^forge:.*$", forge, path.read_text(), flags=re.MULTILINE))
     git(repo, "add", ".lanes/config.yaml")
     git(repo, "commit", "-q", "-m", "Use GitHub")
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    bare = tmp_path / "github.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    with FakeGitHub(bare, token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture

@@ -11,28 +11,18 @@ from pathlib import Path
 import pytest
 
 from conftest import Cli, git
-from fakegithub import FakeGitHub
+from fakegithub import FakeGitHub, fake_github
 from gatekit import Org
 from reviewkit import PASS, Reviews, answer, head_of, rule, sim
 from simkit import close_clients
-from test_forge_flow import TOKEN
 
-__all__ = ["close_clients"]
+__all__ = ["close_clients", "fake_github"]
 
 CODE = "def fetch(url):\n    for attempt in range(10):\n        pass\n    return url\n"
 ON_LINE = {"severity": "major", "category": "correctness", "path": "src/fetch.py", "line": 2,
            "title": "ten retries is too many", "body": "bound it at three (ADR)"}  # fmt: skip
 OFF_LINE = {"severity": "minor", "category": "correctness", "path": "src/client.py", "line": 40,
             "title": "the caller does not handle the error"}  # fmt: skip
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    bare = tmp_path / "github.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    with FakeGitHub(bare, token=TOKEN) as server:
-        yield server
 
 
 @pytest.fixture

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import Cli, git
-from fakegithub import FakeGitHub
+from fakegithub import TOKEN, FakeGitHub, fake_github
 from gatekit import Org
 from lanectl import tasks
 from reviewkit import PASS, Reviews, rule, sim
 from simkit import close_clients
-from test_forge_flow import TOKEN
 
-__all__ = ["close_clients"]
+__all__ = ["close_clients", "fake_github"]
 CHECK = "python3 src/hello.py"
 HELLO = "print('hello')\n"
 
@@ -44,15 +42,6 @@ def script(tid: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def org(cli: Cli, lane_repo: Path, tmp_path: Path) -> Org:
     return Org(lane_repo, cli, tmp_path)
-
-
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    bare = tmp_path / "github.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    with FakeGitHub(bare, token=TOKEN) as server:
-        yield server
 
 
 def state(org: Org, tid: str) -> str:
