@@ -331,9 +331,11 @@ def test_converse_until_text_with_read_only_tools_and_cancel(org: Org) -> None:
         box = Toolbox(guard, wt, write=False, env=isolation.agent_env(home), redactor=redactor)
         gateway = Gateway.open(ws, raw=load_base_config(ws).raw)
         try:
+            progress = isolation.Progress()
             result = agentloop.converse(
                 gateway, agent=reviewer, task=tid, system="Review.", prompt="Go.",
-                toolbox=box, until="text",
+                toolbox=box, until="text", progress=progress,
+                limits=agentloop.Limits(max_steps=7),
             )  # fmt: skip
             cancel = threading.Event()
             cancel.set()
@@ -348,6 +350,9 @@ def test_converse_until_text_with_read_only_tools_and_cancel(org: Org) -> None:
     assert result.final_text == "verdict: pass"
     assert result.steps == 2
     assert result.tool_calls == 1
+    # each lease renewal records the turn it is at, for `lanectl status` ("step 2/7")
+    beat = progress.heartbeat()
+    assert (beat["step"], beat["max_steps"]) == (2, 7)
     assert result.usage.input > 0
     assert not stopped.ok
     assert stopped.stop == "cancelled"

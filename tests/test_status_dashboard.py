@@ -20,6 +20,7 @@ from gatekit import Org
 from lanectl import (
     budgetstore,
     coordtax,
+    isolation,
     lease,
     ledger,
     logquery,
@@ -152,6 +153,19 @@ def test_running_builders_show_progress_and_their_budget_use(org: Org, sim: Simu
     assert running["rpm_used"] == 1
     assert running["rpm_limit"] == 50
     assert running["budget_use"] == "anthropic-main 1/50 rpm"
+
+
+def test_a_model_builder_shows_the_step_it_is_at(org: Org) -> None:
+    tid = org.task("Thinking")
+    move(org, tid, "building")
+    held = lease.acquire(org.repo, tid, actor="builder-claude", ttl=600)
+    progress = isolation.Progress()
+    progress.step, progress.max_steps = 14, 60  # what the agent loop sets each turn
+    held.renew(**progress.heartbeat())  # what the build's heartbeat records
+    row = section(plain(org), "RUNNING (1)").splitlines()[1]
+    assert row.split()[:4] == [tid, "builder-claude", "step", "14/60"]
+    [running] = board_json(org)["running"]  # type: ignore[misc]
+    assert running["step"] == [14, 60]
 
 
 def test_a_throttled_builder_is_shown_throttled_not_stuck(org: Org, sim: Simulator) -> None:

@@ -227,6 +227,8 @@ def converse(
         except LaneError as err:
             return end(False, "error", f"{agent} could not call its model: {err}")
         st.steps += 1
+        if progress is not None:
+            progress.step, progress.max_steps = st.steps, limits.max_steps
         if turn.cached:
             st.cached += 1
         else:

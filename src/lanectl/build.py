@@ -121,7 +121,7 @@ def run(
 ) -> BuildResult:
     """Build ``plan.task`` under ``lease``; never raises for the task's own failures."""
     progress = isolation.Progress()
-    beat = Heartbeat(lease, max(lease.ttl / 3, 0.05), lambda: {"progress": progress.last})
+    beat = Heartbeat(lease, max(lease.ttl / 3, 0.05), progress.heartbeat)
     beat.start()
     task_id = plan.task.id
     try:

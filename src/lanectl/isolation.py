@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lanectl import ledger
 from lanectl.errors import LaneError
@@ -136,6 +137,15 @@ class Progress:
         self.last = time.time()
         self.pid: int | None = None
         self.started: int | None = None
+        self.step: int | None = None  # a model agent's turns so far (the agent loop sets it)
+        self.max_steps: int | None = None
+
+    def heartbeat(self) -> dict[str, Any]:
+        """What each lease renewal records of the agent's progress."""
+        beat: dict[str, Any] = {"progress": self.last}
+        if self.step is not None:
+            beat |= {"step": self.step, "max_steps": self.max_steps}
+        return beat
 
     def touch(self) -> None:
         self.last = time.time()

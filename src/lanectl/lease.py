@@ -58,6 +58,8 @@ class Claim:
     agent_pid: int | None = None  # the agent process (its process group), once started
     agent_start: int | None = None  # its start time in clock ticks (/proc/<pid>/stat)
     progress: float | None = None  # when the agent last showed progress (output, files)
+    step: int | None = None  # a model agent's turns so far, at the last renewal
+    max_steps: int | None = None
     reclaimed_from: Mapping[str, Any] | None = None  # host/pid/generation of the expired claim
 
     def live(self, now: float | None = None) -> bool:

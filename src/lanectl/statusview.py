@@ -31,6 +31,9 @@ def _what(d: Diagnosis) -> str:
     """The second column: a builder's progress, or THROTTLED / OVERLOADED."""
     if d.kind != "running":
         return d.kind.upper()
+    if d.step is not None:
+        turn, most = d.step
+        return f"step {turn}/{most}" if most else f"step {turn}"
     if d.tool_calls is None:
         return "running"
     return f"{d.tool_calls} tool call{'s' if d.tool_calls != 1 else ''}"
@@ -39,7 +42,8 @@ def _what(d: Diagnosis) -> str:
 def running_row(board: Dashboard, d: Diagnosis) -> tuple[str, str, str, str]:
     """(task, agent, progress, budget) of one running builder."""
     steps = board.max_steps.get(d.agent or "")
-    what = _what(d) + (f" (max_steps {steps})" if steps and d.kind == "running" else "")
+    shown = steps and d.kind == "running" and d.step is None
+    what = _what(d) + (f" (max_steps {steps})" if shown else "")
     budget = board.budget_use(d.budget) or "no budget"
     if d.kind != "running":
         budget = f"{d.summary} — not stuck"

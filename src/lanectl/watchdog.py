@@ -55,6 +55,7 @@ class Diagnosis:
     budget: str | None = None  # the budget a builder draws from
     until: float | None = None  # throttled/quota: when the pacer lets calls go again (epoch s)
     tool_calls: int | None = None  # a builder's tool.call events since it took the claim
+    step: tuple[int, int | None] | None = None  # a model builder's turn and max_steps
 
     @property
     def stalled(self) -> bool:
@@ -80,6 +81,7 @@ class Diagnosis:
             "until": None if self.until is None else timefmt.to_ts(
                 datetime.fromtimestamp(self.until, UTC)),
             "tool_calls": self.tool_calls,
+            "step": list(self.step) if self.step else None,
         }  # fmt: skip
 
 
@@ -345,6 +347,7 @@ def diagnose(
                 claim.actor,
                 budget=running.budget,
                 tool_calls=steps,
+                step=(claim.step, claim.max_steps) if claim.step is not None else None,
             )
         )
     found.sort(key=lambda d: (not d.stalled, not d.on_human, -(d.seconds or 0)))
