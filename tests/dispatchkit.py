@@ -4,7 +4,10 @@
 is a ``provider: command`` agent running a script the test writes, with the
 configured checks and ``dispatch:`` settings committed to main (policy is
 read from the base branch). A fake credential is exported for it, so tests
-can look for the value wherever it must not be.
+can look for the value wherever it must not be. Agents run in the Landlock
+sandbox (ADR 0032): what a script reports to its test it writes under
+``builders.out``, the one directory outside its worktree the config's
+``sandbox.write`` gives it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class Builders:
         self.tmp = tmp
         self.bin = tmp / "agent-bin"
         self.bin.mkdir(exist_ok=True)
+        self.out = tmp / "agent-out"
+        self.out.mkdir(exist_ok=True)
         monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{os.environ['PATH']}")
         monkeypatch.setenv("ANTHROPIC_API_KEY", OWN_KEY)
 
@@ -51,6 +56,7 @@ class Builders:
         checks: tuple[str, ...] = (),
         settings: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        sandbox: dict[str, Any] | None = None,
     ) -> None:
         """builder-claude runs ``program --message-file {prompt_file}``; commit it to main."""
         path = self.org.repo / ".lanes" / "config.yaml"
@@ -69,7 +75,9 @@ class Builders:
         assert n == 1
         text = re.sub(r"^checks: .*$", f"checks: {json.dumps(list(checks))}", text, flags=re.M)
         text = re.sub(r"^dispatch: .*\n", "", text, flags=re.M)
+        text = re.sub(r"^sandbox: .*\n", "", text, flags=re.M)
         text += f"dispatch: {json.dumps({'lease_s': 5, **(settings or {})})}\n"
+        text += f"sandbox: {json.dumps({'write': [str(self.out)], **(sandbox or {})})}\n"
         path.write_text(text)
         self.org.commit_policy("command builder")
 

@@ -250,7 +250,7 @@ def test_dispatch_refuses_a_halted_budget_and_says_why(org: Org, sim: Simulator,
 def test_dispatch_never_runs_more_builders_than_max_concurrency(
     org: Org, builders: Builders
 ) -> None:
-    log = org.tmp / "spans.jsonl"
+    log = builders.out / "spans.jsonl"
     builders.script("slow-agent", worker(f"""
 start = time.time()
 time.sleep(0.5)

@@ -36,7 +36,7 @@ def events(org: Org, kind: str, task: str | None = None) -> list[dict[str, objec
 def test_a_command_agent_builds_signed_work_that_passes_implementation(
     org: Org, builders: Builders
 ) -> None:
-    seen = org.tmp / "prompt-seen.md"
+    seen = builders.out / "prompt-seen.md"
     builders.script(
         "fake-agent",
         worker(f"""
@@ -153,7 +153,7 @@ def test_dry_run_says_what_it_would_do_and_changes_nothing(org: Org, builders: B
 
 
 def test_several_builders_run_at_once(org: Org, builders: Builders) -> None:
-    log = org.tmp / "times.jsonl"
+    log = builders.out / "times.jsonl"
     builders.script(
         "slow-agent",
         worker(f"""
@@ -230,7 +230,7 @@ while not pathlib.Path({str(go)!r}).exists():
 def test_sigkill_mid_build_loses_nothing_and_a_restart_reclaims(
     org: Org, builders: Builders
 ) -> None:
-    marker = org.tmp / "first-run"
+    marker = builders.out / "first-run"
     builders.script("flaky-agent", worker(f"""
 first = pathlib.Path({str(marker)!r})
 if not first.exists():

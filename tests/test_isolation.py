@@ -33,7 +33,10 @@ def builders(org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Build
     return Builders(org, tmp_path, monkeypatch)
 
 
-ALLOWED = {"PATH", "LANG", "HOME", "TMPDIR", "LANECTL_TASK", "LANECTL_AGENT", "LANECTL_WORKTREE"}
+ALLOWED = {
+    "PATH", "LANG", "HOME", "TMPDIR", "TMP", "TEMP", "LANECTL_TASK", "LANECTL_AGENT",
+    "LANECTL_WORKTREE",
+}  # fmt: skip
 
 
 HOSTILE = {
@@ -70,7 +73,10 @@ def test_the_environment_is_built_from_an_allow_list(
     env = isolation.agent_env(
         home, credential=("ANTHROPIC_API_KEY", OWN_KEY), names={"LANECTL_TASK": "T-AAAAAAAA"}
     )
-    assert set(env) == {"PATH", "LANG", "HOME", "TMPDIR", "ANTHROPIC_API_KEY", "LANECTL_TASK"}
+    assert set(env) == {
+        "PATH", "LANG", "HOME", "TMPDIR", "TMP", "TEMP", "ANTHROPIC_API_KEY", "LANECTL_TASK",
+    }  # fmt: skip
+    assert env["TMP"] == env["TEMP"] == env["TMPDIR"] == str(home / "tmp")
     assert env["HOME"] == str(home)
     assert env["ANTHROPIC_API_KEY"] == OWN_KEY
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
@@ -82,7 +88,7 @@ def test_the_environment_is_built_from_an_allow_list(
 def test_a_command_agent_sees_only_its_own_credential_never_in_argv(
     org: Org, builders: Builders, hostile_env: Callable[[], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pid_file, go, seen = org.tmp / "agent.pid", org.tmp / "go", org.tmp / "seen.json"
+    pid_file, go, seen = (builders.out / n for n in ("agent.pid", "go", "seen.json"))
     builders.script(
         "spy-agent",
         worker(f"""

@@ -270,14 +270,14 @@ def test_the_credential_never_reaches_argv_the_tools_environment_or_the_records(
     org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_FORGETOKEN0123456789abcdefABCDEF")
-    report = tmp_path / "spy.json"
+    report = org.ws.private_dir / "homes" / AGENT / "spy.json"  # its HOME: it may write there
     spy = (
         "import json, os, pathlib\n"
         "pid = os.getpid()\n"
         "seen = {'cmdline': pathlib.Path(f'/proc/{pid}/cmdline').read_bytes().decode(),\n"
         "        'environ': pathlib.Path(f'/proc/{pid}/environ').read_bytes().decode(),\n"
         "        'ppid_cmdline': pathlib.Path(f'/proc/{os.getppid()}/cmdline').read_bytes().decode()}\n"
-        f"pathlib.Path({str(report)!r}).write_text(json.dumps(seen))\n"
+        "pathlib.Path(os.environ['HOME'], 'spy.json').write_text(json.dumps(seen))\n"
         "print('spied', len(seen['environ']))\n"
     )
     tid = org.task("Spy on me")
@@ -301,8 +301,8 @@ def test_the_credential_never_reaches_argv_the_tools_environment_or_the_records(
     names = {n for n in names if not n.lstrip("_").startswith("PYENV")}
     assert ANTHROPIC_ENV not in names
     assert "GITHUB_TOKEN" not in names
-    assert names <= {"PATH", "LANG", "HOME", "TMPDIR", "LANECTL_TASK", "LANECTL_AGENT",
-                     "LANECTL_WORKTREE"}  # fmt: skip
+    assert names <= {"PATH", "LANG", "HOME", "TMPDIR", "TMP", "TEMP", "LANECTL_TASK",
+                     "LANECTL_AGENT", "LANECTL_WORKTREE"}  # fmt: skip
     # Nowhere on disk (the repository, its git dir, the ledger, caches), nor in any output.
     assert scan_for(ANTHROPIC_KEY, org.repo, org.ws.private_dir) == []
     everything = result.out + result.err + org.cli("log", "--json", ok=True).out

@@ -28,6 +28,7 @@ from lanectl import (
     keys,
     ledger,
     runners,
+    sandboxrules,
     state,
     taskops,
     tasks,
@@ -54,6 +55,7 @@ class Settings:
     timeout_s: float = 3600.0
     check_timeout_s: float = 900.0
     checks: tuple[str, ...] = ()
+    sandbox: sandboxrules.Settings = field(default_factory=sandboxrules.Settings)
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> Settings:
@@ -65,6 +67,7 @@ class Settings:
             timeout_s=float(block.get("timeout_s", 3600)),
             check_timeout_s=float(block.get("check_timeout_s", 900)),
             checks=tuple(str(c) for c in raw.get("checks") or ()),
+            sandbox=sandboxrules.Settings.from_config(raw),
         )
 
 
@@ -248,6 +251,7 @@ def _job(
     )
     prompt_file = wt / worktrees.PROMPT_FILE
     prompt_file.write_text(prompt, encoding="utf-8")
+    confine = sandboxrules.for_agent(ws, settings.sandbox, worktree=wt, home=home, network=True)
 
     def started(pid: int) -> None:
         report(task.id, "agent", f"{agent.name} started (pid {pid})")
@@ -275,6 +279,8 @@ def _job(
         timeout_s=agent.timeout_s or settings.timeout_s,
         check_timeout_s=settings.check_timeout_s,
         on_start=started,
+        sandbox=confine,
+        tool_sandbox=confine.with_network(settings.sandbox.run_network),
     )
 
 
@@ -327,7 +333,12 @@ def _check(
     if not decision.allowed:
         raise _Blocked(f"check `{command}` refused: {decision.reason}")
     captured = isolation.run(
-        argv, cwd=job.worktree, env=env, timeout=settings.check_timeout_s, redactor=job.redactor
+        argv,
+        cwd=job.worktree,
+        env=env,
+        timeout=settings.check_timeout_s,
+        redactor=job.redactor,
+        sandbox=job.sandbox,
     )
     return {
         "command": command,

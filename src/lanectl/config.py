@@ -451,6 +451,45 @@ def _models() -> type[BaseModel]:
         )
         _commands = field_validator("commands")(command_patterns)
 
+    def sandbox_paths(value: list[str]) -> list[str]:
+        """each an absolute path, `~` or a path starting with `~/`, without `..`"""
+        from lanectl.sandboxrules import path_problem
+
+        for index, path in enumerate(value):
+            problem = path_problem(path)
+            if problem:
+                raise ValueError(f"item {index}: {problem}")
+        return value
+
+    class Sandbox(Strict):
+        """The Landlock sandbox of every process lanectl starts for an agent: checks, the
+        `run` tool, reviewers' tool runs, command agents (ADR 0032, docs/agents.md)."""
+
+        required: bool = Field(
+            default=False,
+            description="Refuse to dispatch (and to start any agent process) where Landlock "
+            "is unavailable; `false`: warn (`lanectl doctor`, `dispatch`) and run them "
+            "unsandboxed.",
+        )
+        read: list[str] = Field(
+            default=[],
+            description="More paths agent processes may read and execute beneath (absolute, "
+            "or `~/…` in the home of the user running lanectl), e.g. a tool's install "
+            "directory; never one that holds lanectl's home.",
+        )
+        write: list[str] = Field(
+            default=[],
+            description="More paths they may also write beneath, e.g. a shared build cache; "
+            "never one that holds lanectl's home.",
+        )
+        run_network: bool = Field(
+            default=False,
+            description="Let commands of the `run` tool open and accept TCP connections "
+            "(loopback included); checks and command agents always may.",
+        )
+        _read = field_validator("read")(sandbox_paths)
+        _write = field_validator("write")(sandbox_paths)
+
     class Review(Strict):
         """The model calls of one review: a diff bigger than one call is cut by file and
         hunk; what does not fit makes the review incomplete (ADR 0027)."""
@@ -514,6 +553,9 @@ def _models() -> type[BaseModel]:
             default=Dispatch(), description="Claims and time limits of `lanectl dispatch`."
         )
         tools: Tools = Field(default=Tools(), description="What a model agent's tools may do.")
+        sandbox: Sandbox = Field(
+            default=Sandbox(), description="What the processes started for agents may touch."
+        )
         review: Review = Field(
             default=Review(), description="How one review's model calls are cut (ADR 0027)."
         )

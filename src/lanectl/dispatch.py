@@ -36,6 +36,8 @@ from lanectl import (
     ledger,
     policy,
     runners,
+    sandbox,
+    sandboxrules,
     state,
     taskops,
     tasks,
@@ -65,6 +67,7 @@ class Report:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (task, why)
     planned: list[dict[str, Any]] = field(default_factory=list)  # --dry-run
     waiting: list[dict[str, Any]] = field(default_factory=list)  # budget decisions
+    warnings: list[str] = field(default_factory=list)  # e.g. agents run unsandboxed
 
     @property
     def halted(self) -> bool:
@@ -77,6 +80,7 @@ class Report:
             "skipped": [{"task": t, "reason": why} for t, why in self.skipped],
             "planned": self.planned,
             "waiting": self.waiting,
+            "warnings": self.warnings,
         }
 
 
@@ -354,9 +358,25 @@ def _start_local(ws: Workspace, setup_: Setup, task: tasks.Task) -> tuple[str, s
 MAX_NAP_S = 5.0  # a dispatcher waiting on a budget looks again at least this often
 
 
+def confinement(settings: Settings) -> str | None:
+    """The warning to print when agent processes cannot be sandboxed (None: they are);
+    refuses when the base branch requires the sandbox (ADR 0032)."""
+    sandboxrules.check_settings(settings.sandbox)
+    if sandbox.abi() > 0:
+        return None
+    level, _code, message, fix = sandboxrules.status(settings.sandbox.required)
+    if level == "error":
+        raise Refused(message, hint=fix)
+    return f"{message}; {fix}"
+
+
 def run(ws: Workspace, options: Options, report: Reporter) -> Report:
     setup_ = setup(ws, options.agent)
     out = Report()
+    warning = confinement(setup_.settings)
+    if warning is not None:
+        out.warnings.append(warning)
+        report("sandbox", "warning", warning)
     if options.dry_run:
         claims = lease.list_claims(ws.root)
         allow = room(ws, setup_, claims)

@@ -36,7 +36,16 @@ def work_check(ws: Workspace) -> list[Advice]:
     return [Advice(*item) for item in watchdog.doctor_items(ws, tasks.load(ws))]
 
 
-CHECKS: dict[str, Check] = {"work": work_check, "forge": forge_check}
+def sandbox_check(ws: Workspace) -> list[Advice]:
+    """Are the processes lanectl starts for agents confined by Landlock (ADR 0032)?"""
+    from lanectl import policy, sandboxrules
+
+    base = policy.load_base_config(ws)
+    required = sandboxrules.Settings.from_config(base.raw or {}).required
+    return [Advice(*sandboxrules.status(required))]
+
+
+CHECKS: dict[str, Check] = {"work": work_check, "sandbox": sandbox_check, "forge": forge_check}
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,15 @@ Every process lanectl starts for an agent (an external agent CLI, a check,
 a command a model asked to run) gets an environment built from an allow-list,
 not a copy of lanectl's own: ``PATH``, ``LANG``, a private ``HOME`` and
 ``TMPDIR`` under ``<git common dir>/lanectl/homes/<agent>``, the task's
-names, and the agent's own credential variable when it needs one. Nothing
+names, and the agent's own credential variable when it needs one (``TMP``
+and ``TEMP`` name the same TMPDIR). Nothing
 else crosses: no other agent's credential, no forge token, no
 ``SSH_AUTH_SOCK``, no ``GIT_*``, no ``ANTHROPIC_*``/``OPENAI_*`` beyond its
 own. Credentials travel by environment only, never argv, and every byte of
 captured output is redacted before it is stored (ADR 0018, docs/agents.md).
+Given :class:`~lanectl.sandbox.Rules`, :func:`run` starts the process through
+the Landlock wrapper of :mod:`lanectl.sandbox`, so it can read and write only
+what the rules allow (ADR 0032).
 """
 
 from __future__ import annotations
@@ -24,14 +28,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanectl import ledger
 from lanectl.errors import LaneError
 
+if TYPE_CHECKING:
+    from lanectl.sandbox import Rules
+
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 OUTPUT_CAP = 256 * 1024  # bytes of output kept per process (head and tail)
 KILL_GRACE_S = 3.0
+UNSANDBOXED = "the sandbox is required (sandbox.required) but Landlock is unavailable"
 # Never in an agent's environment, whatever the config says.
 FORBIDDEN = (
     "SSH_AUTH_SOCK",
@@ -42,7 +50,7 @@ FORBIDDEN = (
     "GITLAB_TOKEN",
     "LANECTL_HOME",
 )
-_BASE = ("PATH", "LANG", "HOME", "TMPDIR")
+_BASE = ("PATH", "LANG", "HOME", "TMPDIR", "TMP", "TEMP")
 
 
 def private_home(private_dir: Path, agent: str) -> Path:
@@ -69,6 +77,8 @@ def agent_env(
         "LANG": os.environ.get("LANG") or "C.UTF-8",
         "HOME": str(home),
         "TMPDIR": str(home / "tmp"),
+        "TMP": str(home / "tmp"),
+        "TEMP": str(home / "tmp"),
     }
     for key, value in (names or {}).items():
         if not key.startswith("LANECTL_") or key == "LANECTL_HOME":
@@ -233,13 +243,28 @@ def run(
     cancel: threading.Event | None = None,
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
+    sandbox: Rules | None = None,
 ) -> Captured:
     """Run ``argv`` in its own process group; stop it (and everything it started) on
-    timeout or ``cancel``. stdin is closed; stdout and stderr are captured together."""
+    timeout or ``cancel``. stdin is closed; stdout and stderr are captured together.
+
+    With ``sandbox``, the process runs under those Landlock rules; where Landlock is
+    unavailable it runs without them, unless the rules are ``required`` (then it does
+    not start: exit 126)."""
     started = time.monotonic()
+    launch = list(argv)
+    if sandbox is not None:
+        from lanectl import sandbox as landlock
+
+        if landlock.abi() > 0:
+            launch = landlock.wrap(argv, sandbox)
+        elif sandbox.required:
+            why = f"refused to start {argv[0]}: {UNSANDBOXED} ({landlock.unavailable_reason()})"
+            empty = hashlib.sha256().hexdigest()
+            return Captured(tuple(argv), landlock.DENIED, 0.0, redactor.text(why), 0, empty)
     try:
         proc = subprocess.Popen(
-            list(argv),
+            launch,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,

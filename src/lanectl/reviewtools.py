@@ -8,7 +8,8 @@ switched off (as a builder's worktree is, ADR 0018), and a
 branch's ``tools.commands`` only). Every call is decided by the policy engine
 for the reviewer's own lane through a :class:`~lanectl.guard.Guard`, recorded
 (``tool.call``), and a denial is a ``tool.denied`` event and a tool error.
-Commands it runs get a private ``HOME`` and no credential at all.
+Commands it runs get a private ``HOME``, no credential at all, and the Landlock
+rules of the ``run`` tool (ADR 0032).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lanectl import ids, isolation, ledger, worktrees
+from lanectl import ids, isolation, ledger, sandboxrules, worktrees
 from lanectl.errors import LaneError
 from lanectl.guard import Guard
 from lanectl.policy import Actor, load_context
@@ -52,6 +53,10 @@ def prepare(
     home = isolation.private_home(ws.private_dir, agent)
     names = {"LANECTL_TASK": task, "LANECTL_AGENT": agent, "LANECTL_WORKTREE": str(path)}
     secrets = [*ledger.secret_values(dict(raw)), *ledger.secret_values(ws.raw_config)]
+    confine = sandboxrules.Settings.from_config(raw)
+    rules = sandboxrules.for_agent(
+        ws, confine, worktree=path, home=home, network=confine.run_network
+    )
     box = Toolbox(
         guard,
         path,
@@ -61,6 +66,7 @@ def prepare(
         run_timeout_s=settings.run_timeout_s,
         output_cap=settings.output_cap,
         commands=settings.commands,
+        sandbox=rules,
     )
     return Kit(box, path, settings)
 

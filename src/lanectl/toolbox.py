@@ -14,8 +14,9 @@ decided through :meth:`Guard.check` before anything happens; a denial is a
 Paths go through :mod:`lanectl.safefs`, so no symlink leads out of the
 worktree, even one planted between the check and the use. ``run`` starts
 only the configured checks and the base branch's ``tools.commands`` — argv,
-never a shell, with a timeout, capped output and the scrubbed environment of
-:mod:`lanectl.isolation` without any credential. Every output is redacted.
+never a shell, with a timeout, capped output, the scrubbed environment of
+:mod:`lanectl.isolation` without any credential, and the Landlock rules the
+toolbox was given (ADR 0032). Every output is redacted.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lanectl.isolation import Progress, Redactor
 from lanectl.policy import Action
 from lanectl.providers.base import Tool, ToolCall
 from lanectl.safefs import Escape, Root
+from lanectl.sandbox import Rules
 
 OUTPUT_CAP = 16_000  # characters of one tool result
 RUN_TIMEOUT_S = 300.0
@@ -249,6 +251,7 @@ class Toolbox:
         finish: bool | None = None,
         cancel: threading.Event | None = None,
         progress: Progress | None = None,
+        sandbox: Rules | None = None,
     ) -> None:
         self.guard = guard
         self.root = Root(worktree)
@@ -261,6 +264,7 @@ class Toolbox:
         self.commands = commands
         self.cancel = cancel
         self.progress = progress
+        self.sandbox = sandbox
         names = list(WRITE_TOOLS if write else READ_TOOLS)
         if finish if finish is not None else write:
             names.append("finish")
@@ -475,6 +479,7 @@ class Toolbox:
             cap=max(self.output_cap * 2, 1024),
             cancel=self.cancel,
             progress=self.progress,
+            sandbox=self.sandbox,
         )
         if captured.timed_out:
             head = f"stopped after {self.run_timeout_s:.0f} s (the time limit of run)"

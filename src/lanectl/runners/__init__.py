@@ -24,6 +24,7 @@ from lanectl.errors import LaneError
 if TYPE_CHECKING:
     from lanectl.guard import Guard
     from lanectl.isolation import Progress, Redactor
+    from lanectl.sandbox import Rules
     from lanectl.tasks import Task
     from lanectl.workspace import Workspace
 
@@ -93,6 +94,8 @@ class BuildJob:
     timeout_s: float
     check_timeout_s: float
     on_start: Callable[[int], None] | None = None  # the agent process started (pid)
+    sandbox: Rules | None = None  # Landlock rules of the agent's process and the checks
+    tool_sandbox: Rules | None = None  # of what the `run` tool starts (ADR 0032)
 
 
 @dataclass(frozen=True)

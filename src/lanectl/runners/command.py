@@ -5,7 +5,8 @@ e.g. ``["aider", "--yes", "--message-file", "{prompt_file}"]``; placeholders
 are filled per word (``{prompt_file}``, ``{worktree}``, ``{task}``,
 ``{model}``), never through a shell. The filled argv passes the policy engine
 like any command, then runs in the worktree with the scrubbed environment of
-:mod:`lanectl.isolation`, a timeout, and capped, redacted output. What
+:mod:`lanectl.isolation`, under the job's Landlock rules (ADR 0032), a
+timeout, and capped, redacted output. What
 lanectl can and cannot enforce on such a process is in ``docs/agents.md``.
 """
 
@@ -69,6 +70,7 @@ class CommandRunner:
             cancel=job.cancel,
             progress=job.progress,
             on_start=job.on_start,
+            sandbox=job.sandbox,
         )
         data = {
             "exit_code": captured.exit_code,

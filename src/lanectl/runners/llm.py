@@ -69,6 +69,7 @@ class LLMRunner:
             commands=settings.commands,
             cancel=job.cancel,
             progress=job.progress,
+            sandbox=job.tool_sandbox,
         )
         checks = ", ".join(f"`{c}`" for c in settings.commands.checks) or "none configured"
         system = job.prompt.rstrip() + builderprompt.fill(
