@@ -397,6 +397,11 @@ def test_the_wrapper_starts_programs_as_exec_would(tmp_path: Path) -> None:
     assert missing.exit_code == sandbox.NOT_FOUND
     assert missing.output.strip() == "cannot start no-such-program-here: No such file or directory"
     assert missing.argv == ("no-such-program-here",)  # what is recorded is the program's argv
+    # Found on PATH even when the rules leave Python's own library unreadable.
+    bare = run_wrapped(
+        ["sh", "-c", "echo found"], sandbox.Rules(read=sandboxrules.SYSTEM), tmp_path
+    )
+    assert (bare.exit_code, bare.output) == (0, "found\n")
     # SIGPIPE is the default again (Python ignores it): `yes` dies quietly on a closed pipe.
     piped = run_wrapped(["sh", "-c", "yes | head -n 1; grep -E '^(NoNewPrivs|CapEff)' "
                          "/proc/self/status"], rules, tmp_path)  # fmt: skip

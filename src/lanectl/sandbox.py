@@ -9,7 +9,7 @@ The wrapper (``python -m lanectl.sandbox RULES -- PROGRAM ARGS…``) sets
 right the running kernel knows, allows reading and executing beneath
 ``read`` paths and everything beneath ``write`` paths, denies every TCP bind
 and connect when ``network`` is false (ABI 4+), scopes signals and abstract
-UNIX sockets to the sandbox (ABI 6+), restricts itself and ``execvp``\\ s the
+UNIX sockets to the sandbox (ABI 6+), restricts itself and executes the
 program, which inherits the restriction with everything it starts. Only the
 wrapper's own process is restricted, never lanectl: it is the thread-safe
 stand-in for ``preexec_fn`` (dispatch runs builds in threads). ADR 0032.
@@ -299,6 +299,29 @@ class _Sys:
         self.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, check=False)
 
 
+def _candidates(program: str) -> list[str]:
+    """Where ``execvp`` would look for ``program``, worked out before the ruleset holds
+    (``os.get_exec_path`` imports a module, which the sandbox may no longer read)."""
+    if os.sep in program:
+        return [program]
+    return [os.path.join(d or os.curdir, program) for d in os.get_exec_path()]
+
+
+def _exec(candidates: Sequence[str], argv: Sequence[str]) -> OSError:
+    """``execvp`` over ``candidates``; returns the error when none could be executed."""
+    first: OSError | None = None
+    last: OSError = FileNotFoundError(2, os.strerror(2))
+    for path in candidates:
+        try:
+            os.execv(path, list(argv))  # noqa: S606 (argv, never a shell)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            last = exc
+        except OSError as exc:
+            last = exc
+            first = first or exc
+    return first or last
+
+
 def main(args: Sequence[str] | None = None) -> int:
     """``python -m lanectl.sandbox RULES -- PROGRAM [ARGS…]``: confine, then become PROGRAM."""
     args = list(sys.argv[1:] if args is None else args)
@@ -308,6 +331,7 @@ def main(args: Sequence[str] | None = None) -> int:
     program = args[2:]
     import signal  # everything the wrapper needs is imported before the ruleset holds
 
+    candidates = _candidates(program[0])
     try:
         apply(Rules.decode(args[0]))
     except (SandboxError, ValueError, OSError) as exc:
@@ -316,15 +340,12 @@ def main(args: Sequence[str] | None = None) -> int:
     for name in ("SIGPIPE", "SIGXFSZ"):  # ignored by Python; a program expects the default
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
-    try:
-        os.execvp(program[0], program)  # noqa: S606 (argv, never a shell)
-    except OSError as exc:
-        hint = ""
-        if isinstance(exc, PermissionError):
-            hint = " (the sandbox runs programs only from allowed paths: sandbox.read)"
-        sys.stderr.write(f"cannot start {program[0]}: {exc.strerror}{hint}\n")
-        return NOT_FOUND if isinstance(exc, FileNotFoundError) else DENIED
-    return DENIED  # not reached: execvp returns only by raising
+    failed = _exec(candidates, program)
+    hint = ""
+    if isinstance(failed, PermissionError):
+        hint = " (the sandbox runs programs only from allowed paths: sandbox.read)"
+    sys.stderr.write(f"cannot start {program[0]}: {failed.strerror}{hint}\n")
+    return NOT_FOUND if isinstance(failed, FileNotFoundError) else DENIED
 
 
 if __name__ == "__main__":
