@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +83,43 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path, isolated_home: Path) ->
         ["git", "show", "main:NOTES.md"], cwd=shop, capture_output=True, text=True, check=True
     )
     assert notes.stdout == "Rehearsed offline.\n"
+
+
+def shown_commands() -> list[str]:
+    """Every `lanectl …` the README shows: in code blocks and in inline code."""
+    found: list[str] = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", README, re.DOTALL):
+        for line in block.splitlines():
+            line = line.strip().removeprefix("$ ")
+            if line.startswith("lanectl "):
+                found.append(line)
+    prose = re.sub(r"```.*?```", "", README, flags=re.DOTALL)
+    found += [s for s in re.findall(r"`([^`]+)`", prose) if s.startswith("lanectl ")]
+    return found
+
+
+def test_every_command_the_readme_shows_exists_with_its_options() -> None:
+    """Commands and options the README names are lanectl's own (docs tested, not trusted)."""
+    import typer.main
+
+    from lanectl.cli import app
+
+    root = typer.main.get_command(app)
+    checked = 0
+    for shown in shown_commands():
+        plain = re.sub(r'"\$\([^)]*\)"', "VALUE", shown)  # "$(git config user.email)"
+        words = shlex.split(re.split(r"\s(?:#|>|\||&)", plain)[0], posix=True)[1:]
+        command: Any = root
+        options = {"--help", "-h", *(o for p in root.params for o in getattr(p, "opts", []))}
+        while words and words[0] in (getattr(command, "commands", None) or {}):
+            command = command.commands[words.pop(0)]
+            options |= {o for p in command.params for o in getattr(p, "opts", [])}
+        bare_root = command is root and all(w.startswith("-") for w in words)
+        assert bare_root or getattr(command, "commands", None) is None, f"{shown}: no such command"
+        for word in words:
+            if word == "--":
+                break
+            if word.startswith("-"):
+                assert word.split("=")[0] in options, f"{shown}: {command.name} has no {word}"
+        checked += 1
+    assert checked >= 40  # the walkthrough, the everyday commands and the prose
