@@ -65,7 +65,7 @@ def render(
         else "(none named by the task)"
     )
     return fill(
-        templates.read(TEMPLATE, ws.root),
+        templates.from_base(ws.root, base_sha, TEMPLATE),
         {
             "agent": agent,
             "task_id": task.id,

@@ -31,7 +31,6 @@ from lanectl import builderprompt, git, templates
 
 ROLES = ("reviewer", "security", "designer")
 TEMPLATE_DIR = "prompts"
-OVERRIDE_DIR = ".lanes/templates"
 STANDARDS_DIR = "docs/standards"
 STANDARD_CAP = 12_000
 STANDARDS_CAP = 40_000
@@ -56,10 +55,7 @@ _MARKER = re.compile(r"<<<(\s*(?:BEGIN|END)\s+UNTRUSTED)", re.IGNORECASE)
 
 def template(repo: Path, base_sha: str, name: str) -> str:
     """A prompt template: the base branch's override, else the shipped one."""
-    override = git.show_file(base_sha, f"{OVERRIDE_DIR}/{TEMPLATE_DIR}/{name}", repo)
-    if override is not None:
-        return override.decode("utf-8", "replace")
-    return templates.shipped(f"{TEMPLATE_DIR}/{name}")
+    return templates.from_base(repo, base_sha, f"{TEMPLATE_DIR}/{name}")
 
 
 def standards(repo: Path, base_sha: str) -> list[tuple[str, str]]:

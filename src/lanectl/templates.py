@@ -43,3 +43,21 @@ def fill(text: str, **values: str) -> str:
     for name, value in values.items():
         text = text.replace("{" + name + "}", value)
     return text
+
+
+OVERRIDE_DIR = ".lanes/templates"
+
+
+def from_base(repo: Path, base_sha: str, name: str) -> str:
+    """A template as the base branch at ``base_sha`` overrides it, else the shipped one.
+
+    Prompt templates are policy: a task branch or a dispatcher's work tree must
+    not be able to rewrite what an agent is told, so overrides count only from
+    the base branch's commit (ADR 0026).
+    """
+    from lanectl import git
+
+    override = git.show_file(base_sha, f"{OVERRIDE_DIR}/{name}", repo)
+    if override is not None:
+        return override.decode("utf-8", "replace")
+    return shipped(name)

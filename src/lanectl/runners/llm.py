@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 
-from lanectl import agentloop, builderprompt, templates
+from lanectl import agentloop, builderprompt, git, templates
 from lanectl.errors import LaneError
 from lanectl.policy import load_base_config
 from lanectl.runners import AgentSpec, BuildJob, RunOutcome
@@ -49,6 +49,9 @@ class LLMRunner:
         if base.raw is None:
             return RunOutcome(False, base.problem or "no policy on the base branch")
         settings = ToolSettings.from_config(base.raw)
+        base_sha = git.rev_parse(f"refs/heads/{base.branch}", job.ws.root)
+        if base_sha is None:
+            return RunOutcome(False, f"the base branch {base.branch} is gone")
         budgets = base.raw.get("budgets") if isinstance(base.raw.get("budgets"), dict) else {}
         budget = budgets.get(agent.budget) if isinstance(budgets, dict) and agent.budget else None
         limits = agentloop.Limits.from_agent(
@@ -73,7 +76,7 @@ class LLMRunner:
         )
         checks = ", ".join(f"`{c}`" for c in settings.commands.checks) or "none configured"
         system = job.prompt.rstrip() + builderprompt.fill(
-            templates.read(TOOLS_TEMPLATE, job.ws.root),
+            templates.from_base(job.ws.root, base_sha, TOOLS_TEMPLATE),
             {
                 "commands": settings.commands.describe(),
                 "run_timeout": f"{box.run_timeout_s:.0f}",
