@@ -416,11 +416,13 @@ def test_scripted_faults_fire_as_often_as_told(start: Any, clients: Any) -> None
 
 def test_output_is_reserved_from_max_tokens_and_refunded(start: Any, clients: Any) -> None:
     keys = {"ka": {"vendor": "anthropic", "output_tpm": 1000}}
-    sim = start(keys=keys, latency={"base_ms": 400})
+    # The slow call holds its reservation for 3 s; the second comes 0.5 s in: wide
+    # margins both ways, since the suite shares two cores (0.4 s and 0.15 s raced).
+    sim = start(keys=keys, latency={"base_ms": 3000})
     a, _ = clients(sim)
     slow = threading.Thread(target=ask, args=(a,), kwargs={"max_tokens": 800})
     slow.start()
-    time.sleep(0.15)
+    time.sleep(0.5)
     with pytest.raises(anthropic.RateLimitError) as err:  # 800 of 1000 are reserved
         ask(a, max_tokens=300)
     assert int(err.value.response.headers["anthropic-ratelimit-output-tokens-remaining"]) < 300
