@@ -129,6 +129,36 @@ def _accept(result: agentloop.LoopResult, role: str) -> Answer:
     return findings.parse(result.final_text, role)
 
 
+def _part(
+    gw: Gateway, job: Job, index: int, done: Done, say: Progress
+) -> tuple[Answer | None, bool]:
+    """Review one part: an answer, retried once past the cache when it is invalid.
+
+    Returns (the answer or None when it stayed invalid, whether the model call failed).
+    """
+    problem: str | None = None
+    for attempt in range(2):
+        result, exchange = _ask(gw, job, prompt_for(job, index, problem), use_cache=attempt == 0)
+        done.calls += exchange.calls
+        done.retries += attempt
+        done.tool_calls += result.tool_calls
+        if result.stop in FAILED:
+            done.problems.append(f"part {index + 1}: {result.reason}")
+            return None, True
+        try:
+            return _accept(result, job.role), False
+        except InvalidAnswer as bad:
+            exchange.forget(job.agent)
+            if problem is not None:
+                done.problems.append(
+                    f"part {index + 1}: invalid answer twice (first: {problem}; then: {bad})"
+                )
+                return None, False
+            say("retrying", f"{job.agent}: part {index + 1}: {bad}")
+            problem = str(bad)
+    raise AssertionError("unreachable")
+
+
 def run(gw: Gateway, job: Job, progress: Progress | None = None) -> Done:
     say = progress or (lambda phase, message: None)
     answers: list[Answer] = []
@@ -137,33 +167,12 @@ def run(gw: Gateway, job: Job, progress: Progress | None = None) -> Done:
     total = len(job.plan.parts)
     for index in range(total):
         say("reviewing", f"{job.agent}: part {index + 1} of {total}")
-        result, exchange = _ask(gw, job, prompt_for(job, index), use_cache=True)
-        done.calls += exchange.calls
-        done.tool_calls += result.tool_calls
-        if result.stop in FAILED:
-            done.problems.append(f"part {index + 1}: {result.reason}")
+        answer, failed = _part(gw, job, index, done, say)
+        if failed:
             break
-        try:
-            answers.append(_accept(result, job.role))
-        except InvalidAnswer as bad:
-            exchange.forget(job.agent)
-            say("retrying", f"{job.agent}: part {index + 1}: {bad}")
-            again, retry = _ask(gw, job, prompt_for(job, index, str(bad)), use_cache=False)
-            done.calls += retry.calls
-            done.retries += 1
-            done.tool_calls += again.tool_calls
-            if again.stop in FAILED:
-                done.problems.append(f"part {index + 1}: {again.reason}")
-                break
-            try:
-                answers.append(_accept(again, job.role))
-            except InvalidAnswer as worse:
-                retry.forget(job.agent)
-                done.problems.append(
-                    f"part {index + 1}: invalid answer twice (first: {bad}; then: {worse})"
-                )
-                continue
-        answered.append(index)
+        if answer is not None:
+            answers.append(answer)
+            answered.append(index)
     done.answer = findings.combine(answers)
     done.covered = job.plan.covered_by(answered)
     done.skipped = [p for p in job.plan.files if p not in done.covered]
