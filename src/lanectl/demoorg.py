@@ -138,9 +138,11 @@ TASKS = (
 )
 
 
-def config(sim_url: str, human: str = "alice") -> str:
-    """The demo's ``.lanes/config.yaml``: every budget on the simulator, time sped up."""
-    del human  # humans are added by `lanectl human add`, as a user would
+def config(sim_url: str) -> str:
+    """The demo's ``.lanes/config.yaml``: every budget on the simulator, time sped up.
+
+    Humans are added by `lanectl human add`, as a user would.
+    """
 
     def flow(value: dict[str, Any]) -> str:
         return json.dumps(value)

@@ -20,11 +20,11 @@ It stops there: only a human approves (``lanectl approve``) and merges.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lanectl import dispatch, gatefacts, tasks
+from lanectl.build import Reporter
 from lanectl.errors import LaneError, Refused
 from lanectl.workspace import Workspace
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from lanectl.gate import GateResult
     from lanectl.review import ReviewOutcome
 
-Reporter = Callable[[str, str, str], None]  # (step or role, phase, message)
 BUILT = ("review", "changes_requested", "eligible", "approved")
 
 
@@ -49,7 +48,7 @@ class RunResult:
     @property
     def waiting_for_human(self) -> bool:
         """Every stage before approval holds: the next step is a person's."""
-        return self.gate is not None and (self.gate.eligible or self.gate.approved)
+        return self.gate is not None and self.gate.eligible
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -20,8 +20,6 @@ from lanectl.errors import LaneError
 
 ANTHROPIC = ("anthropic",)
 OPENAI = ("openai", "openai-compatible")
-# The default simulator's keys (lanectl.sim.SimConfig.default).
-SIM_KEYS = {"anthropic": "sim-anthropic", "openai": "sim-openai"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,9 @@ def point(text: str, url: str, *, time_scale: float = 1.0) -> Pointed:
             vendor = _vendor(agent.get("provider"))
             if vendor is not None:
                 vendors.setdefault(agent["budget"], vendor)
+    from lanectl.sim.config import SimConfig  # the keys `lanectl sim serve` serves by default
+
+    sim_keys: dict[str, str] = {k.vendor: k.key for k in SimConfig.default().keys.values()}
     where_is = yamlio.key_lines(text)
     lines = text.splitlines(keepends=True)
     changed: list[tuple[str, str]] = []
@@ -88,7 +89,7 @@ def point(text: str, url: str, *, time_scale: float = 1.0) -> Pointed:
         _replace_entry(lines, where_is[("budgets", name)], name, new)
         changed.append((name, base))
         if isinstance(budget.get("credential_env"), str):
-            exports[budget["credential_env"]] = SIM_KEYS[vendor]
+            exports[budget["credential_env"]] = sim_keys[vendor]
     for name, agent in agents.items():
         if isinstance(agent, dict) and agent.get("base_url") and _vendor(agent.get("provider")):
             base = url if _vendor(agent.get("provider")) == "anthropic" else url + "/v1"

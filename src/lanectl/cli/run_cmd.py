@@ -4,11 +4,11 @@ from typing import Annotated
 
 import typer
 
+from lanectl.cli import dispatch_cmd, review_cmd
 from lanectl.cli.common import JsonFlag, as_json, emit_json, workspace
 from lanectl.cli.progress import reporter
 
-FINAL = ("review", "blocked", "lost", "skipped", "recorded", "reused", "current",
-         "incomplete", "error", "posted", "status")  # fmt: skip
+FINAL = (*dispatch_cmd.FINAL, *review_cmd.DONE)  # what ends a build's row, and a review's
 
 
 def register(app: typer.Typer) -> None:
