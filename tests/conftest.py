@@ -8,8 +8,11 @@ environment (STYLE §12–13).
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +120,33 @@ def run_lanectl(
         input=input,
         check=False,
     )
+
+
+def run_in_terminal(
+    cwd: Path, argv: list[str], typed: str = "", env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run lanectl on a pseudo-terminal, type ``typed`` at its prompt; (exit code, screen)."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lanectl", *argv], cwd=cwd, stdin=child, stdout=child,
+        stderr=child, env=env,
+    )  # fmt: skip
+    os.close(child)
+    screen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+        if b"to approve: " in screen and typed:
+            os.write(main, typed.encode() + b"\n")
+            typed = ""
+    os.close(main)
+    return proc.wait(timeout=60), screen.decode("utf-8", "replace")

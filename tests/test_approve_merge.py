@@ -8,18 +8,12 @@ commit whose second parent is that approval, and every refusal is recorded.
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import Cli, git
+from conftest import Cli, git, run_in_terminal
 from gatekit import Org, keygen
 
 FILES = {"src/fetch.py": "def fetch():\n    return 1\n"}
@@ -181,33 +175,6 @@ def test_approve_needs_a_terminal_or_yes(org: Org) -> None:
     assert result.code == 3
     assert "pass --yes" in result.err
     assert org.gate(tid)["approval"] is None
-
-
-def run_in_terminal(cwd: Path, argv: list[str], typed: str) -> tuple[int, str]:
-    """Run lanectl on a pseudo-terminal, type ``typed`` at the prompt; (exit code, screen)."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lanectl", *argv], cwd=cwd, stdin=child, stdout=child, stderr=child
-    )
-    os.close(child)
-    screen = b""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([main], [], [], 1)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        screen += chunk
-        if b"to approve: " in screen and typed:
-            os.write(main, typed.encode() + b"\n")
-            typed = ""
-    os.close(main)
-    return proc.wait(timeout=60), screen.decode("utf-8", "replace")
 
 
 def test_approve_asks_to_type_the_task_id_in_a_terminal(org: Org) -> None:

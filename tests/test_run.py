@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Cli, git
+from conftest import Cli, git, run_in_terminal
 from fakegithub import TOKEN, FakeGitHub, fake_github
 from gatekit import Org
 from lanectl import tasks
@@ -151,8 +151,6 @@ def test_run_on_github_opens_the_pull_request_and_posts_the_reviews(
 def test_run_shows_live_progress_on_a_terminal_and_plain_lines_elsewhere(
     org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_approve_merge import run_in_terminal
-
     first, second = org.task("Say hello"), org.task("Say hello again")
     with sim([*script(first), builder(second)]) as running:
         Reviews(org, running, monkeypatch).configure(checks=[CHECK], dispatch={"lease_s": 5})

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Cli
+from conftest import Cli, run_in_terminal
 
 
 def new(cli: Cli, title: str, *extra: str, body: Path | None = None) -> str:
@@ -63,34 +62,16 @@ def test_time_in_state_comes_from_the_task(cli: Cli, lane_repo: Path) -> None:
 
 
 def test_status_on_a_terminal_is_a_rich_table(lane_repo: Path) -> None:
-    primary, secondary = pty.openpty()
     env = {**os.environ, "COLUMNS": "120", "TERM": "xterm", "NO_COLOR": "1"}
-    proc = subprocess.run(
+    subprocess.run(
         [sys.executable, "-m", "lanectl", "task", "new", "shown on a tty"],
         cwd=lane_repo,
         capture_output=True,
         check=True,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lanectl", "status"],
-        cwd=lane_repo,
-        stdout=secondary,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait() == 0
-    os.close(primary)
-    screen = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode())
+    code, raw = run_in_terminal(lane_repo, ["status"], env=env)
+    assert code == 0
+    screen = re.sub(r"\x1b\[[0-9;]*m", "", raw)
     assert "by state and risk" in screen
     assert "Tasks: 1" in screen
     # and piped, the same command is plain text without table titles

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import Cli
+from conftest import Cli, run_in_terminal
 from gatekit import Org
 from lanectl import (
     budgetstore,
@@ -307,23 +304,10 @@ def test_the_json_has_every_section(org: Org) -> None:
 def test_on_a_terminal_the_dashboard_is_rich_tables(org: Org) -> None:
     eligible = org.task("Needs approval")
     move(org, eligible, "eligible")
-    primary, secondary = pty.openpty()
     env = {**os.environ, "COLUMNS": "160", "TERM": "xterm", "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lanectl", "status"], cwd=org.repo,
-                            stdout=secondary, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
-    os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait() == 0
-    os.close(primary)
-    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", b"".join(chunks).decode())
+    code, raw = run_in_terminal(org.repo, ["status"], env=env)
+    assert code == 0
+    screen = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", raw)
     assert "WAITING ON A HUMAN (1)" in screen
     assert f"lanectl approve {eligible}" in screen
     assert "COORDINATION TAX (last 24 h)" in screen
